@@ -1,0 +1,16 @@
+//! Portcullis domain: wire-independent types, protocol policies, the clock, the signing
+//! keyring and the store traits every backend implements. No I/O here except crypto.
+
+pub mod clients;
+pub mod clock;
+pub mod ids;
+pub mod keyring;
+pub mod model;
+pub mod password;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod store;
+pub mod users;
+
+pub use clock::{Clock, SystemClock, Timestamp};

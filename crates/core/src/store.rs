@@ -1,0 +1,323 @@
+//! The store traits every backend implements (Postgres for production, SQLite for the
+//! zero-setup default). All SQL lives behind these; one conformance suite tests both.
+//!
+//! Every single-use step (redeeming a code, rotating a refresh token) is one guarded
+//! write in the store, so concurrent callers cannot both win.
+
+use async_trait::async_trait;
+
+use crate::Timestamp;
+use crate::ids::{ClientId, GrantId, SessionId, UserId};
+use crate::model::{
+    AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant, RefreshRotation,
+    RefreshToken, Session, SigningKeyRecord, User, UserProfile,
+};
+use crate::password::PasswordHash;
+use crate::secret::SecretHash;
+
+/// Names of the unique constraints a caller may want to tell apart in
+/// [`StoreError::Conflict`]; both backends' migrations use exactly these names.
+pub mod constraints {
+    /// Usernames are unique.
+    pub const USER_USERNAME: &str = "user_account_username_key";
+    /// Client ids are unique.
+    pub const CLIENT_PKEY: &str = "client_pkey";
+    /// The signing keyring is bootstrapped once.
+    pub const KEYRING_BOOTSTRAP: &str = "keyring_bootstrap_pkey";
+    /// Key ids are unique.
+    pub const SIGNING_KEY_PKEY: &str = "signing_key_pkey";
+    /// Anything else unique.
+    pub const OTHER: &str = "other";
+}
+
+/// A store failure, typed so callers can map it to a protocol error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write.
+    #[error("conflict on {constraint}")]
+    Conflict {
+        /// One of [`constraints`].
+        constraint: &'static str,
+    },
+    /// The database failed or is unreachable; the detail is for logs only.
+    #[error("database error")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored value could not be read back into a domain type (corruption or a bug).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(&'static str),
+}
+
+/// Users and their credentials.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user; `Conflict { USER_USERNAME }` if the username is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Finds a user by id.
+    async fn find_user(&self, user_id: UserId) -> Result<Option<User>, StoreError>;
+    /// Finds a user by exact username.
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users, ordered by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// Replaces profile claims; `NotFound` if absent.
+    async fn update_user_profile(
+        &self,
+        user_id: UserId,
+        profile: &UserProfile,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Replaces the password hash; `NotFound` if absent.
+    async fn set_user_password(
+        &self,
+        user_id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Enables or disables; `NotFound` if absent.
+    async fn set_user_disabled(
+        &self,
+        user_id: UserId,
+        disabled: bool,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Replaces the role list; `NotFound` if absent.
+    async fn set_user_roles(
+        &self,
+        user_id: UserId,
+        roles: &[String],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Registered OAuth clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts a client; `Conflict { CLIENT_PKEY }` if the id exists.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Finds a client by id.
+    async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError>;
+    /// All clients, ordered by id.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces every field but `client_id` and `created_at`; `NotFound` if absent.
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Deletes a client with everything hanging off it (codes, grants, tokens, consents);
+    /// `NotFound` if absent.
+    async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError>;
+}
+
+/// Server-side browser sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// The live session whose cookie hashes to `secret_hash`: not ended, and neither its
+    /// absolute nor its idle expiry has passed at `now`.
+    async fn find_live_session(
+        &self,
+        secret_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Finds a session by id, live or not.
+    async fn find_session(&self, session_id: SessionId) -> Result<Option<Session>, StoreError>;
+    /// Records activity: `last_seen_at = now`, `idle_expires_at` moved to the given
+    /// instant (the caller caps it at `expires_at`). No effect on ended sessions.
+    async fn touch_session(
+        &self,
+        session_id: SessionId,
+        now: Timestamp,
+        idle_expires_at: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Ends one session; returns whether it was live.
+    async fn end_session(&self, session_id: SessionId, now: Timestamp) -> Result<bool, StoreError>;
+    /// Ends every live session of a user except `keep`; returns the ids ended (for
+    /// back-channel logout).
+    async fn end_user_sessions(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<Vec<SessionId>, StoreError>;
+    /// A user's live sessions, newest first.
+    async fn list_live_sessions(
+        &self,
+        user_id: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, StoreError>;
+}
+
+/// Remembered consent.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// The consent of `user_id` for `client_id`, if any.
+    async fn find_consent(
+        &self,
+        user_id: UserId,
+        client_id: &ClientId,
+    ) -> Result<Option<Consent>, StoreError>;
+    /// Inserts or replaces the consent for (user, client).
+    async fn save_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// Deletes it; returns whether one existed.
+    async fn delete_consent(
+        &self,
+        user_id: UserId,
+        client_id: &ClientId,
+    ) -> Result<bool, StoreError>;
+    /// A user's consents, ordered by client id.
+    async fn list_consents(&self, user_id: UserId) -> Result<Vec<Consent>, StoreError>;
+}
+
+/// Grants: the unit of revocation.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Inserts a grant.
+    async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError>;
+    /// Finds a grant by id.
+    async fn find_grant(&self, grant_id: GrantId) -> Result<Option<Grant>, StoreError>;
+    /// Records that a token was issued from it.
+    async fn touch_grant(&self, grant_id: GrantId, now: Timestamp) -> Result<(), StoreError>;
+    /// Revokes the grant and, in the same transaction, every refresh token of it.
+    /// Returns whether it was active. Idempotent.
+    async fn revoke_grant(&self, grant_id: GrantId, now: Timestamp) -> Result<bool, StoreError>;
+    /// Revokes every active grant of (user, client) with its refresh tokens; returns the
+    /// ids revoked.
+    async fn revoke_client_grants(
+        &self,
+        user_id: UserId,
+        client_id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Vec<GrantId>, StoreError>;
+    /// A user's active grants, newest first.
+    async fn list_active_grants(&self, user_id: UserId) -> Result<Vec<Grant>, StoreError>;
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Inserts a code.
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// Redeems in one guarded write (`… set redeemed_at = now where code_hash = ? and
+    /// redeemed_at is null and expires_at > now`): exactly one concurrent caller gets
+    /// `Redeemed`; later ones get `AlreadyRedeemed`; unknown or expired is `Invalid`.
+    async fn redeem_code(
+        &self,
+        code_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<CodeRedemption, StoreError>;
+}
+
+/// Refresh tokens.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Inserts a refresh token.
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    /// Finds one by hash, in any state.
+    async fn find_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<RefreshToken>, StoreError>;
+    /// Rotates in one transaction: marks `old_hash` rotated with a guarded write (only if
+    /// not rotated, not revoked, its grant not revoked, and neither expiry passed at `now`)
+    /// and inserts `successor`. Exactly one concurrent caller gets `Rotated`; others get
+    /// `AlreadyRotated`; unknown, revoked or expired is `Invalid` (and nothing is inserted).
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<RefreshRotation, StoreError>;
+    /// Revokes one token; returns whether it was live.
+    async fn revoke_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Signing keys, shared by every replica.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Every stored key, oldest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Stores the first keyring exactly once across all replicas: claims a one-row
+    /// bootstrap marker and inserts `keys` in the same transaction. A second caller gets
+    /// `Conflict { KEYRING_BOOTSTRAP }` and nothing is written.
+    async fn bootstrap_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), StoreError>;
+    /// Rotation in one transaction: inserts `next` and sets `retires_at` on every key
+    /// of the same algorithm that has none yet.
+    async fn rotate_signing_key(
+        &self,
+        next: &SigningKeyRecord,
+        retire_at: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// Access-token ids revoked before their expiry.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records a revoked `jti` until `expires_at`. Idempotent.
+    async fn revoke_token_id(
+        &self,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Whether `jti` is revoked.
+    async fn is_token_id_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event.
+    async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// The newest `limit` events, newest first.
+    async fn list_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Counts of rows removed by one housekeeping pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Authorization codes past expiry.
+    pub codes: u64,
+    /// Refresh tokens past expiry (absolute or idle).
+    pub refresh_tokens: u64,
+    /// Sessions ended or expired.
+    pub sessions: u64,
+    /// Revoked token ids past the token's own expiry.
+    pub revoked_token_ids: u64,
+}
+
+/// Housekeeping: removal of rows that can no longer matter.
+#[async_trait]
+pub trait PurgeStore: Send + Sync {
+    /// Deletes at most `batch` expired rows from each table (bounded, so no long locks;
+    /// safe to run on every replica at once). Rows are expired when their expiry is
+    /// before `now`.
+    async fn purge_expired(&self, now: Timestamp, batch: u32) -> Result<PurgeReport, StoreError>;
+}
+
+/// Everything a Portcullis server needs from its database.
+#[async_trait]
+pub trait Store:
+    UserStore
+    + ClientStore
+    + SessionStore
+    + ConsentStore
+    + GrantStore
+    + CodeStore
+    + RefreshTokenStore
+    + SigningKeyStore
+    + RevocationStore
+    + AuditStore
+    + PurgeStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Round-trips to the database (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// `postgres` or `sqlite`, for logs.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,143 @@
+//! User administration shared by the CLI and (later) the admin API, so both do the same
+//! thing through one piece of code.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::Timestamp;
+use crate::ids::UserId;
+use crate::model::{User, UserProfile};
+use crate::password::{PasswordError, PasswordHasher};
+use crate::store::{StoreError, UserStore, constraints};
+
+/// Why a user could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserAdminError {
+    /// The username is empty, too long or has characters we do not accept.
+    #[error("username must be 1-64 characters of letters, digits, '.', '_', '-' or '@'")]
+    InvalidUsername,
+    /// The username is taken.
+    #[error("username {0:?} is already taken")]
+    UsernameTaken(String),
+    /// The password is too short (NIST SP 800-63B §5.1.1.2: at least 8 characters).
+    #[error("password must be at least 8 characters")]
+    WeakPassword,
+    /// A role name has characters we do not accept.
+    #[error("role {0:?} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")]
+    InvalidRole(String),
+    /// No such user.
+    #[error("no user {0:?}")]
+    NotFound(String),
+    /// Hashing failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A request to create a user.
+#[derive(Debug)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Initial password.
+    pub password: SecretString,
+    /// Profile claims.
+    pub profile: UserProfile,
+    /// Roles.
+    pub roles: Vec<String>,
+}
+
+fn valid_username(u: &str) -> bool {
+    (1..=64).contains(&u.len())
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+fn valid_role(r: &str) -> bool {
+    (1..=64).contains(&r.len())
+        && r.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+}
+
+fn check_password(p: &SecretString) -> Result<(), UserAdminError> {
+    if p.expose_secret().chars().count() < 8 {
+        return Err(UserAdminError::WeakPassword);
+    }
+    Ok(())
+}
+
+/// Validates and stores a new user with an argon2id password hash.
+pub async fn create_user(
+    store: &dyn UserStore,
+    hasher: &PasswordHasher,
+    new: NewUser,
+    now: Timestamp,
+) -> Result<User, UserAdminError> {
+    if !valid_username(&new.username) {
+        return Err(UserAdminError::InvalidUsername);
+    }
+    if let Some(bad) = new.roles.iter().find(|r| !valid_role(r)) {
+        return Err(UserAdminError::InvalidRole(bad.clone()));
+    }
+    check_password(&new.password)?;
+    let password_hash = hasher.hash(new.password).await?;
+    let mut roles = new.roles;
+    roles.sort();
+    roles.dedup();
+    let user = User {
+        user_id: UserId::random(),
+        username: new.username,
+        password_hash,
+        profile: new.profile,
+        roles,
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    match store.create_user(&user).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict {
+            constraint: constraints::USER_USERNAME,
+        }) => Err(UserAdminError::UsernameTaken(user.username)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Looks a user up by username, or fails naming it.
+pub async fn find_by_username(
+    store: &dyn UserStore,
+    username: &str,
+) -> Result<User, UserAdminError> {
+    store
+        .find_user_by_username(username)
+        .await?
+        .ok_or_else(|| UserAdminError::NotFound(username.to_owned()))
+}
+
+/// Replaces a user's password.
+pub async fn set_password(
+    store: &dyn UserStore,
+    hasher: &PasswordHasher,
+    username: &str,
+    password: SecretString,
+    now: Timestamp,
+) -> Result<(), UserAdminError> {
+    check_password(&password)?;
+    let user = find_by_username(store, username).await?;
+    let hash = hasher.hash(password).await?;
+    store.set_user_password(user.user_id, &hash, now).await?;
+    Ok(())
+}
+
+/// Disables or re-enables a user; a disabled user cannot log in.
+pub async fn set_disabled(
+    store: &dyn UserStore,
+    username: &str,
+    disabled: bool,
+    now: Timestamp,
+) -> Result<(), UserAdminError> {
+    let user = find_by_username(store, username).await?;
+    store.set_user_disabled(user.user_id, disabled, now).await?;
+    Ok(())
+}

@@ -1,0 +1,590 @@
+//! The one typed `Config`: built-in defaults, then an optional TOML file (`--config` or
+//! `PORTCULLIS_CONFIG`), then `PORTCULLIS_<KEY>` environment variables (`__` for nesting),
+//! validated at start-up with errors that name the key.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
+use portcullis_core::password::Argon2Params;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read or has the wrong shape.
+    #[error("{0}")]
+    Load(String),
+    /// A value is present but not acceptable.
+    #[error("{key}: {problem}")]
+    Invalid {
+        /// The key, as an operator writes it (e.g. `PORTCULLIS_ISSUER`).
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `portcullis=debug,sqlx=warn`.
+    pub level: String,
+}
+
+/// Token and code lifetimes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Access token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+    /// ID token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub id_token_ttl: Duration,
+    /// Authorization code lifetime (at most 60 s).
+    #[serde(with = "humantime_serde")]
+    pub code_ttl: Duration,
+    /// Refresh token absolute lifetime.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_ttl: Duration,
+    /// Refresh token idle lifetime.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_idle_ttl: Duration,
+}
+
+/// Signing key handling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// How often each replica reloads the keyring from the store.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+    /// How long a rotated-in key is published before it signs.
+    #[serde(with = "humantime_serde")]
+    pub publish_delay: Duration,
+}
+
+/// Browser sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Absolute session lifetime.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Idle timeout.
+    #[serde(with = "humantime_serde")]
+    pub idle_ttl: Duration,
+}
+
+/// Password hashing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// argon2id memory in KiB.
+    pub memory_kib: u32,
+    /// argon2id iterations.
+    pub iterations: u32,
+    /// argon2id lanes.
+    pub parallelism: u32,
+    /// Hashes running at once; more wait (bounded CPU and memory under a login flood).
+    pub max_concurrent: usize,
+}
+
+/// Everything the server and CLI read.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer URL, byte for byte as published (`PORTCULLIS_ISSUER`).
+    pub issuer: String,
+    /// Socket address to listen on (`PORTCULLIS_LISTEN`).
+    pub listen: String,
+    /// Directory for the embedded database and generated key file (`PORTCULLIS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means SQLite in `data_dir`
+    /// (`PORTCULLIS_DATABASE_URL`).
+    pub database_url: String,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Base64url 32-byte key sealing signing keys at rest (`PORTCULLIS_KEY_ENCRYPTION_KEY`).
+    // Never serialised: secrets do not leave the process (the defaults hold none anyway).
+    #[serde(default, skip_serializing)]
+    pub key_encryption_key: Option<SecretString>,
+    /// File holding it instead (`PORTCULLIS_KEY_ENCRYPTION_KEY_FILE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// `Cache-Control: max-age` of discovery and JWKS.
+    #[serde(with = "humantime_serde")]
+    pub metadata_max_age: Duration,
+    /// How often expired rows are purged.
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Logging.
+    pub log: LogConfig,
+    /// Token lifetimes.
+    pub tokens: TokenConfig,
+    /// Signing keys.
+    pub keys: KeysConfig,
+    /// Browser sessions.
+    pub session: SessionConfig,
+    /// Password hashing.
+    pub password: PasswordConfig,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &redact_url(&self.database_url))
+            .field(
+                "key_encryption_key",
+                &self.key_encryption_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with any password removed, for logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: String::new(),
+            database_max_connections: 16,
+            key_encryption_key: None,
+            key_encryption_key_file: None,
+            metadata_max_age: Duration::from_secs(300),
+            purge_interval: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(20),
+            log: LogConfig {
+                format: LogFormat::Human,
+                level: "info".into(),
+            },
+            tokens: TokenConfig {
+                access_token_ttl: Duration::from_secs(600),
+                id_token_ttl: Duration::from_secs(600),
+                code_ttl: Duration::from_secs(60),
+                refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+                refresh_token_idle_ttl: Duration::from_secs(7 * 24 * 3600),
+            },
+            keys: KeysConfig {
+                reload_interval: Duration::from_secs(60),
+                publish_delay: Duration::from_secs(24 * 3600),
+            },
+            session: SessionConfig {
+                ttl: Duration::from_secs(24 * 3600),
+                idle_ttl: Duration::from_secs(2 * 3600),
+            },
+            password: PasswordConfig {
+                memory_kib: Argon2Params::default().memory_kib,
+                iterations: Argon2Params::default().iterations,
+                parallelism: Argon2Params::default().parallelism,
+                max_concurrent: 4,
+            },
+        }
+    }
+}
+
+/// Where the database lives, decided from `database_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite at this URL.
+    Sqlite(String),
+    /// Postgres at this URL.
+    Postgres(String),
+}
+
+const ENV_PREFIX: &str = "PORTCULLIS_";
+
+impl Config {
+    /// Loads defaults, then `file` (or `PORTCULLIS_CONFIG`), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let from_env = std::env::var_os("PORTCULLIS_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(from_env);
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "config file {}: not found or not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env = env_provider();
+        warn_unknown_env(&env);
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that has a rule beyond its type.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_issuer(&self.issuer)?;
+        self.listen_addr()?;
+        self.backend()?;
+        if self.tokens.code_ttl > Duration::from_secs(60) || self.tokens.code_ttl.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_TOKENS__CODE_TTL",
+                problem: "authorization codes must live between 1 s and 60 s".into(),
+            });
+        }
+        // A rotated-in key must reach every replica and every relying party's JWKS cache
+        // before it signs, or fresh tokens would fail verification.
+        if self.keys.publish_delay < self.keys.reload_interval + self.metadata_max_age {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_KEYS__PUBLISH_DELAY",
+                problem: "must be at least keys.reload_interval + metadata_max_age".into(),
+            });
+        }
+        if self.keys.reload_interval.is_zero() || self.purge_interval.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_KEYS__RELOAD_INTERVAL",
+                problem: "intervals must be greater than zero".into(),
+            });
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_DATABASE_MAX_CONNECTIONS",
+                problem: "must be at least 1".into(),
+            });
+        }
+        self.argon2()?;
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "PORTCULLIS_LISTEN",
+            problem: format!(
+                "{:?} is not a socket address like 127.0.0.1:8080",
+                self.listen
+            ),
+        })
+    }
+
+    /// Which store to open.
+    pub fn backend(&self) -> Result<Backend, ConfigError> {
+        let url = self.database_url.trim();
+        if url.is_empty() {
+            let path = self.data_dir.join("portcullis.db");
+            return Ok(Backend::Sqlite(format!("sqlite://{}", path.display())));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Url::parse(url).map_err(|_| ConfigError::Invalid {
+                key: "PORTCULLIS_DATABASE_URL",
+                problem: "not a valid postgres:// URL".into(),
+            })?;
+            return Ok(Backend::Postgres(url.to_owned()));
+        }
+        if url.starts_with("sqlite:") {
+            return Ok(Backend::Sqlite(url.to_owned()));
+        }
+        Err(ConfigError::Invalid {
+            key: "PORTCULLIS_DATABASE_URL",
+            problem: "must start with postgres://, postgresql:// or sqlite:".into(),
+        })
+    }
+
+    /// The argon2id parameters, checked.
+    pub fn argon2(&self) -> Result<Argon2Params, ConfigError> {
+        let p = Argon2Params {
+            memory_kib: self.password.memory_kib,
+            iterations: self.password.iterations,
+            parallelism: self.password.parallelism,
+        };
+        // OWASP's floor for argon2id: 19 MiB with t=2 (or more memory with t=1).
+        if p.memory_kib < 19_456 || p.iterations < 1 || p.parallelism < 1 {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_PASSWORD__MEMORY_KIB",
+                problem: "argon2id needs at least 19456 KiB, 1 iteration and 1 lane".into(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Whether cookies may drop `Secure` and the `__Host-` prefix: only for a plain-http
+    /// loopback issuer, so local development works.
+    pub fn is_loopback_http_issuer(&self) -> bool {
+        Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
+    }
+
+    /// The longest lifetime of anything signed with a signing key.
+    pub fn longest_signed_token_ttl(&self) -> Duration {
+        self.tokens.access_token_ttl.max(self.tokens.id_token_ttl)
+    }
+}
+
+fn is_loopback_host(u: &Url) -> bool {
+    match u.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// OIDC Discovery §3 / RFC 8414 §2: an https URL with no query or fragment; plain http is
+/// accepted only on loopback, for development.
+fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+    let invalid = |problem: &str| ConfigError::Invalid {
+        key: "PORTCULLIS_ISSUER",
+        problem: format!("{issuer:?} {problem}"),
+    };
+    let url = Url::parse(issuer).map_err(|_| invalid("is not an absolute URL"))?;
+    if url.query().is_some() || url.fragment().is_some() || issuer.contains(['?', '#']) {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not contain user information"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&url) => Ok(()),
+        "http" => Err(invalid("must use https (http is allowed only on loopback)")),
+        _ => Err(invalid("must be an https URL")),
+    }
+}
+
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]).split("__")
+}
+
+/// Unknown `PORTCULLIS_*` variables are usually typos; say so instead of ignoring them.
+fn warn_unknown_env(env: &Env) {
+    let known = known_keys();
+    for (key, _) in env.iter() {
+        let key = key.as_str().to_ascii_lowercase();
+        if !known.contains(&key) {
+            tracing::warn!(
+                variable = %format!("{ENV_PREFIX}{}", key.to_ascii_uppercase().replace('.', "__")),
+                "unknown configuration variable ignored"
+            );
+        }
+    }
+}
+
+fn known_keys() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let with_optionals = Config {
+        key_encryption_key_file: Some(PathBuf::new()),
+        ..Config::default()
+    };
+    if let Ok(Value::Dict(_, dict)) = Value::serialize(&with_optionals) {
+        collect_keys("", &dict, &mut out);
+    }
+    out.insert("key_encryption_key".to_owned());
+    out
+}
+
+fn collect_keys(prefix: &str, dict: &Dict, out: &mut BTreeSet<String>) {
+    for (k, v) in dict {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if let Value::Dict(_, inner) = v {
+            collect_keys(&path, inner, out);
+        } else {
+            out.insert(path);
+        }
+    }
+}
+
+/// Figment's message plus the key in operator terms.
+fn describe_figment_error(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let env_name = format!("{ENV_PREFIX}{}", e.path.join("__").to_ascii_uppercase());
+    if key.is_empty() {
+        format!("configuration: {}", e.kind)
+    } else {
+        format!("configuration key {key} ({env_name}): {}", e.kind)
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail closures must return figment's own error type"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_select_embedded_sqlite() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.listen_addr().unwrap().to_string(), "127.0.0.1:8080");
+        assert!(
+            matches!(c.backend().unwrap(), Backend::Sqlite(u) if u.ends_with("data/portcullis.db"))
+        );
+        assert!(c.is_loopback_http_issuer());
+    }
+
+    #[test]
+    fn issuer_rules_name_the_key() {
+        for bad in [
+            "not a url",
+            "http://id.example",
+            "https://id.example/?x=1",
+            "ftp://id.example",
+        ] {
+            let c = Config {
+                issuer: bad.into(),
+                ..Config::default()
+            };
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.starts_with("PORTCULLIS_ISSUER:"), "{err}");
+        }
+        let ok = Config {
+            issuer: "https://id.example/tenant".into(),
+            ..Config::default()
+        };
+        ok.validate().unwrap();
+        assert!(!ok.is_loopback_http_issuer());
+    }
+
+    #[test]
+    fn database_url_selects_the_backend() {
+        let pg = Config {
+            database_url: "postgres://u@db/portcullis".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            pg.backend().unwrap(),
+            Backend::Postgres("postgres://u@db/portcullis".into())
+        );
+        let bad = Config {
+            database_url: "mysql://x".into(),
+            ..Config::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_DATABASE_URL:")
+        );
+    }
+
+    #[test]
+    fn publish_delay_must_cover_reload_and_cache() {
+        let mut c = Config::default();
+        c.keys.publish_delay = Duration::from_secs(10);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("PUBLISH_DELAY")
+        );
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "portcullis.toml",
+                "issuer = \"https://id.example\"\nlisten = \"0.0.0.0:9000\"\n[tokens]\naccess_token_ttl = \"15m\"\n",
+            )?;
+            jail.set_env("PORTCULLIS_LISTEN", "127.0.0.1:9001");
+            jail.set_env("PORTCULLIS_TOKENS__ID_TOKEN_TTL", "2m");
+            let c = Config::load(Some(Path::new("portcullis.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.issuer, "https://id.example");
+            assert_eq!(c.listen, "127.0.0.1:9001");
+            assert_eq!(c.tokens.access_token_ttl, Duration::from_secs(900));
+            assert_eq!(c.tokens.id_token_ttl, Duration::from_secs(120));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_file_key_and_bad_duration_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "isuer = \"https://typo.example\"\n")?;
+            let err = Config::load(Some(Path::new("a.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("isuer"), "{err}");
+            jail.clear_env();
+            jail.set_env("PORTCULLIS_TOKENS__CODE_TTL", "soon");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(
+                err.contains("tokens.code_ttl") && err.contains("PORTCULLIS_TOKENS__CODE_TTL"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod example_file_tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../config/portcullis.example.toml");
+
+    /// The documented example must parse, hold the defaults, and mention every key, so it
+    /// cannot drift from `Config`.
+    #[test]
+    fn example_config_parses_and_documents_every_key() {
+        let parsed: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(EXAMPLE))
+            .extract()
+            .unwrap();
+        parsed.validate().unwrap();
+        assert_eq!(parsed.issuer, Config::default().issuer);
+        assert_eq!(
+            parsed.tokens.refresh_token_ttl,
+            Config::default().tokens.refresh_token_ttl
+        );
+        for key in known_keys() {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                EXAMPLE.contains(&format!("{leaf} =")) || EXAMPLE.contains(&format!("# {leaf} =")),
+                "config/portcullis.example.toml does not document {key}"
+            );
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The application: builds every endpoint crate's state from `Config`, merges their
+//! routers, binds the listener (port 0 works, for tests), runs background jobs and shuts
+//! down gracefully, letting in-flight requests finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{FromRef, MatchedPath};
+use axum::http::{HeaderValue, Request, header};
+use portcullis_authorize::AuthorizeState;
+use portcullis_core::keyring::Keyring;
+use portcullis_core::store::Store;
+use portcullis_core::{Clock, SystemClock};
+use portcullis_token::TokenState;
+use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::jobs;
+use crate::ops::{self, OpsState};
+use crate::store::{open_store, resolve_key_encryption_key};
+
+/// No request we serve needs a large body; refuse big ones before reading them.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Every endpoint crate's state; `FromRef` hands each router only its own part.
+#[derive(Clone)]
+struct AppState {
+    authorize: AuthorizeState,
+    token: TokenState,
+    userinfo: UserinfoState,
+    ops: OpsState,
+}
+
+impl FromRef<AppState> for AuthorizeState {
+    fn from_ref(s: &AppState) -> Self {
+        s.authorize.clone()
+    }
+}
+impl FromRef<AppState> for TokenState {
+    fn from_ref(s: &AppState) -> Self {
+        s.token.clone()
+    }
+}
+impl FromRef<AppState> for UserinfoState {
+    fn from_ref(s: &AppState) -> Self {
+        s.userinfo.clone()
+    }
+}
+impl FromRef<AppState> for OpsState {
+    fn from_ref(s: &AppState) -> Self {
+        s.ops.clone()
+    }
+}
+
+/// What discovery says about this build: only endpoints that are mounted.
+fn discovery_input(issuer: &str) -> DiscoveryInput {
+    DiscoveryInput {
+        issuer: issuer.to_owned(),
+        authorization_path: Some(portcullis_authorize::AUTHORIZE_PATH),
+        token_path: None,
+        userinfo_path: None,
+        jwks_path: portcullis_userinfo::JWKS_PATH,
+        grant_types: vec!["authorization_code"],
+        token_endpoint_auth_methods: vec![],
+        scopes: vec!["openid", "profile", "email", "offline_access"],
+        claims: vec![
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "given_name",
+            "family_name",
+            "preferred_username",
+            "picture",
+            "updated_at",
+            "email",
+            "email_verified",
+        ],
+    }
+}
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Arc<dyn Store>,
+    keyring: Arc<Keyring>,
+    clock: Arc<dyn Clock>,
+    config: Config,
+}
+
+impl Application {
+    /// Opens the store (migrating it), loads or creates the keyring, builds the routers and
+    /// binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with an injected clock (tests).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
+        config.validate()?;
+        let addr = config.listen_addr()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("PORTCULLIS_LISTEN: cannot listen on {addr}"))?;
+        Self::build_with_listener(config, clock, listener).await
+    }
+
+    /// As [`Application::build_with_clock`], on a listener bound by the caller (tests bind
+    /// port 0 first so the issuer can name the real port).
+    pub async fn build_with_listener(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
+        config.validate()?;
+        let kek = resolve_key_encryption_key(&config)?;
+        let store = open_store(&config).await?;
+        let keyring = Arc::new(
+            Keyring::open(store.as_ref(), kek, clock.now())
+                .await
+                .context("loading the signing keyring")?,
+        );
+        let issuer: Arc<str> = Arc::from(config.issuer.as_str());
+        let discovery = Arc::new(
+            DiscoveryDocument::build(&discovery_input(&config.issuer))
+                .context("building the discovery document")?,
+        );
+        let state = AppState {
+            authorize: AuthorizeState {
+                store: store.clone(),
+                issuer: issuer.clone(),
+                clock: clock.clone(),
+            },
+            token: TokenState {
+                store: store.clone(),
+                keyring: keyring.clone(),
+                clock: clock.clone(),
+                issuer,
+            },
+            userinfo: UserinfoState {
+                discovery,
+                keyring: keyring.clone(),
+                max_age_secs: config.metadata_max_age.as_secs(),
+            },
+            ops: OpsState {
+                store: store.clone(),
+            },
+        };
+        let router = Router::new()
+            .merge(portcullis_authorize::router())
+            .merge(portcullis_token::router())
+            .merge(portcullis_userinfo::router())
+            .merge(ops::router())
+            .with_state(state)
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        Ok(Application {
+            listener,
+            router,
+            store,
+            keyring,
+            clock,
+            config,
+        })
+    }
+
+    /// The bound port (useful with `127.0.0.1:0`).
+    pub fn port(&self) -> u16 {
+        self.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The live keyring.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.clone()
+    }
+
+    /// The store the application uses.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
+    /// finish (up to `shutdown_grace`) and stops the background jobs.
+    pub async fn run_until_stopped<F>(self, shutdown: F) -> anyhow::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let reload = jobs::spawn_keyring_reload(
+            self.store.clone(),
+            self.keyring.clone(),
+            self.clock.clone(),
+            self.config.keys.reload_interval,
+            stop_rx.clone(),
+        );
+        let purge = jobs::spawn_purge(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.purge_interval,
+            stop_rx.clone(),
+        );
+        let (signalled_tx, mut signalled_rx) = watch::channel(false);
+        let graceful = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = signalled_tx.send(true);
+        };
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(graceful);
+        let grace = self.config.shutdown_grace;
+        let deadline = async move {
+            while !*signalled_rx.borrow() {
+                if signalled_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            r = serve => r.context("serving HTTP"),
+            () = deadline => {
+                tracing::warn!("shutdown grace period over: dropping unfinished requests");
+                Ok(())
+            }
+        };
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(reload, purge);
+        result
+    }
+}
+
+/// The request span: method and matched route only, never the query string (it can carry
+/// `state`, `login_hint` and other values we do not log).
+fn request_span<B>(req: &Request<B>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    tracing::info_span!("request", method = %req.method(), route = %route)
+}
+
+/// Installs the SIGINT and SIGTERM handlers now (before the server reports ready, so an
+/// early signal is never lost to the default action) and returns a future that resolves on
+/// the first of them.
+#[cfg(unix)]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Installs the Ctrl-C handler and returns a future that resolves on it.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}

@@ -1,0 +1,165 @@
+//! [`RefreshTokenStore`] over `refresh_token`. Tokens rotate on every use (RFC 9700
+//! §4.14.2), so rotation is a guarded write: of concurrent presenters of one token
+//! exactly one gets a successor, and any later presenter is detectable as reuse.
+
+use async_trait::async_trait;
+use portcullis_core::Timestamp;
+use portcullis_core::ids::{ClientId, GrantId};
+use portcullis_core::model::{RefreshRotation, RefreshToken};
+use portcullis_core::secret::SecretHash;
+use portcullis_core::store::{RefreshTokenStore, StoreError};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::convert::{opt_secret_hash, opt_ts, scope, secret_hash};
+use crate::error::from_sqlx;
+use crate::{BEGIN_IMMEDIATE, SqliteStore};
+
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at, \
+         idle_expires_at, rotated_at, revoked_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshTokenRow {
+    token_hash: Vec<u8>,
+    grant_id: Uuid,
+    client_id: String,
+    scope: String,
+    parent_hash: Option<Vec<u8>>,
+    created_at: i64,
+    expires_at: i64,
+    idle_expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<RefreshTokenRow> for RefreshToken {
+    type Error = StoreError;
+
+    fn try_from(row: RefreshTokenRow) -> Result<Self, Self::Error> {
+        Ok(RefreshToken {
+            token_hash: secret_hash(&row.token_hash, "refresh_token.token_hash")?,
+            grant_id: GrantId(row.grant_id),
+            client_id: ClientId(row.client_id),
+            scope: scope(&row.scope, "refresh_token.scope")?,
+            parent_hash: opt_secret_hash(row.parent_hash.as_deref(), "refresh_token.parent_hash")?,
+            created_at: Timestamp(row.created_at),
+            expires_at: Timestamp(row.expires_at),
+            idle_expires_at: Timestamp(row.idle_expires_at),
+            rotated_at: opt_ts(row.rotated_at),
+            revoked_at: opt_ts(row.revoked_at),
+        })
+    }
+}
+
+async fn insert(conn: &mut SqliteConnection, token: &RefreshToken) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "insert into refresh_token (",
+        refresh_columns!(),
+        ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ))
+    .bind(token.token_hash.as_bytes())
+    .bind(token.grant_id.0)
+    .bind(token.client_id.as_str())
+    .bind(token.scope.to_string())
+    .bind(token.parent_hash.as_ref().map(|h| h.as_bytes()))
+    .bind(token.created_at.0)
+    .bind(token.expires_at.0)
+    .bind(token.idle_expires_at.0)
+    .bind(token.rotated_at.map(|t| t.0))
+    .bind(token.revoked_at.map(|t| t.0))
+    .execute(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
+}
+
+#[async_trait]
+impl RefreshTokenStore for SqliteStore {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        insert(&mut conn, token).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        sqlx::query_as::<_, RefreshTokenRow>(concat!(
+            "select ",
+            refresh_columns!(),
+            " from refresh_token where token_hash = $1"
+        ))
+        .bind(token_hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        .map(RefreshToken::try_from)
+        .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+    ) -> Result<RefreshRotation, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(from_sqlx)?;
+        // The write comes first and holds the write lock until commit, so the guard, the
+        // mark and the successor insert are one atomic step.
+        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
+            "update refresh_token set rotated_at = $2 \
+             where token_hash = $1 and rotated_at is null and revoked_at is null \
+             and expires_at > $2 and idle_expires_at > $2 \
+             and exists (select 1 from oauth_grant \
+                         where oauth_grant.grant_id = refresh_token.grant_id \
+                         and oauth_grant.revoked_at is null) \
+             returning ",
+            refresh_columns!()
+        ))
+        .bind(old_hash.as_bytes())
+        .bind(now.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        if let Some(row) = rotated {
+            let old = RefreshToken::try_from(row)?;
+            insert(&mut tx, successor).await?;
+            tx.commit().await.map_err(from_sqlx)?;
+            return Ok(RefreshRotation::Rotated(old));
+        }
+        tx.rollback().await.map_err(from_sqlx)?;
+        // Nothing was written. A token that was rotated before is being reused: the
+        // caller must revoke the whole grant (RFC 9700 §4.14.2), so report it as such
+        // even when it has since been revoked or has expired.
+        match self.find_refresh_token(old_hash).await? {
+            Some(old) if old.rotated_at.is_some() => Ok(RefreshRotation::AlreadyRotated(old)),
+            _ => Ok(RefreshRotation::Invalid),
+        }
+    }
+
+    async fn revoke_refresh_token(
+        &self,
+        token_hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let was_live: Option<bool> = sqlx::query_scalar(
+            "update refresh_token set revoked_at = $2 \
+             where token_hash = $1 and revoked_at is null \
+             returning (rotated_at is null and expires_at > $2 and idle_expires_at > $2)",
+        )
+        .bind(token_hash.as_bytes())
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(was_live.unwrap_or(false))
+    }
+}

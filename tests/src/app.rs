@@ -1,0 +1,130 @@
+//! `TestApp`: the real Portcullis server on port 0 with a fresh database, driven over
+//! HTTP. The listener is bound before the server starts, so there is nothing to wait for
+//! (no sleeps, no polling) and the issuer names the real port.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use openidconnect::reqwest;
+use portcullis_core::SystemClock;
+use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
+use portcullis_core::store::Store;
+use portcullis_server::{Application, Config};
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::db::{Backend, TestDb};
+
+/// A running server and what a test needs to drive and inspect it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`: also the issuer.
+    pub base_url: String,
+    /// The bound port.
+    pub port: u16,
+    /// An HTTP client that does not follow redirects (tests assert on them).
+    pub http: reqwest::Client,
+    /// The server's store, for arranging data and asserting effects.
+    pub store: Arc<dyn Store>,
+    /// The server's keyring.
+    pub keyring: Arc<Keyring>,
+    /// The configuration it runs with.
+    pub config: Config,
+    db: Option<TestDb>,
+    _data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A fresh base64url key-encryption key.
+pub fn random_kek() -> anyhow::Result<String> {
+    let (_, encoded) = KeyEncryptionKey::generate()?;
+    Ok(encoded)
+}
+
+impl TestApp {
+    /// Starts a server on a fresh database of `backend`; `Ok(None)` when that backend is
+    /// Postgres and it is unreachable outside CI (reported as skipped).
+    pub async fn spawn(backend: Backend, test_name: &str) -> anyhow::Result<Option<TestApp>> {
+        let Some(db) = TestDb::create(backend, test_name).await? else {
+            return Ok(None);
+        };
+        TestApp::spawn_on(db).await.map(Some)
+    }
+
+    /// Starts a server on `db`.
+    pub async fn spawn_on(db: TestDb) -> anyhow::Result<TestApp> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding port 0")?;
+        let port = listener.local_addr()?.port();
+        let base_url = format!("http://127.0.0.1:{port}");
+        let data_dir = tempfile::tempdir()?;
+        let config = Config {
+            issuer: base_url.clone(),
+            listen: format!("127.0.0.1:{port}"),
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: db.url().to_owned(),
+            database_max_connections: 8,
+            key_encryption_key: Some(SecretString::from(random_kek()?)),
+            ..Config::default()
+        };
+        let app = Application::build_with_listener(config.clone(), Arc::new(SystemClock), listener)
+            .await?;
+        let store = app.store();
+        let keyring = app.keyring();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stop_rx.await;
+        }));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(TestApp {
+            base_url,
+            port,
+            http,
+            store,
+            keyring,
+            config,
+            db: Some(db),
+            _data_dir: data_dir,
+            stop: Some(stop_tx),
+            server: Some(server),
+        })
+    }
+
+    /// `base_url` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        Ok(self.http.get(self.url(path)).send().await?)
+    }
+
+    /// Shuts the server down gracefully and removes its database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.context("server task")??;
+        }
+        if let Some(db) = self.db.take() {
+            db.cleanup().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // A test that panicked before `stop`: end the server task; the TestDb's own Drop
+        // removes the database.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
