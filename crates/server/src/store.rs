@@ -156,21 +156,27 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn generated_kek_file_is_owner_only_and_reused() {
+    #[tokio::test]
+    async fn generated_kek_file_is_owner_only_and_reused() {
+        use portcullis_core::Timestamp;
+        use portcullis_core::keyring::{KeySet, generate_signing_key};
+        use portcullis_core::model::SigningAlg;
         use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("pc-kek-{}", uuid_like()));
+
         let first = load_or_generate_kek_file(&dir).unwrap();
         let mode = std::fs::metadata(dir.join(GENERATED_KEK_FILE))
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        let sealed = generate_signing_key(SigningAlg::Es256, &first, Timestamp(0), Timestamp(0))
+            .await
+            .unwrap();
         let again = load_or_generate_kek_file(&dir).unwrap();
-        // Same key both times: a key sealed with the first opens with the second.
-        drop((first, again));
-        let text = std::fs::read_to_string(dir.join(GENERATED_KEK_FILE)).unwrap();
-        assert!(KeyEncryptionKey::from_base64(&text).is_ok());
+
+        assert_eq!(mode & 0o777, 0o600);
+        // The second start reads the same key: what the first sealed, it opens.
+        assert!(KeySet::from_records(&[sealed], &again, Timestamp(0)).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
