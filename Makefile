@@ -19,6 +19,8 @@ test:
 	  fi; \
 	  echo "make test: NOTE Postgres is not reachable on $(PG_HOST):$(PG_PORT): every Postgres-backed test will print SKIPPED and not run" >&2; \
 	fi
+	@# The e2e tests drive the real binary; nextest builds test targets only.
+	$(CARGO) build -p portcullis-server --bin portcullis
 	$(CARGO) nextest run --workspace --all-targets --no-fail-fast
 
 ## Formatting and clippy, as CI runs them.
