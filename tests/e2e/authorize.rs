@@ -72,6 +72,7 @@ pub(crate) async fn unknown_client_or_unregistered_redirect_shows_a_page_and_nev
     }
 }
 
+/// The third case also shows that a loopback redirect URI may use any port (RFC 8252 §7.3).
 pub(crate) async fn errors_after_validation_redirect_with_state_and_iss(app: &TestApp) {
     // Arrange
     let client_id = registered_client(app).await;
@@ -92,9 +93,9 @@ pub(crate) async fn errors_after_validation_redirect_with_state_and_iss(app: &Te
         // A loopback redirect URI may use any port (RFC 8252 §7.3).
         (
             format!(
-                "response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A53211%2Fnative&state=xyz%201"
+                "response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A53211%2Fnative&state=xyz%201&scope=openid&prompt=none"
             ),
-            "temporarily_unavailable",
+            "login_required",
         ),
     ] {
         // Act

@@ -140,6 +140,8 @@ pub(crate) async fn both_metadata_documents_are_identical_and_cacheable(app: &Te
         ".issuer" => "[issuer]",
         ".authorization_endpoint" => "[issuer]/authorize",
         ".jwks_uri" => "[issuer]/jwks.json",
+        ".token_endpoint" => "[issuer]/token",
+        ".userinfo_endpoint" => "[issuer]/userinfo",
     });
 }
 

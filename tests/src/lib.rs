@@ -3,4 +3,6 @@
 
 pub mod app;
 pub mod bin;
+pub mod browser;
 pub mod db;
+pub mod fixtures;

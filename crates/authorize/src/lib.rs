@@ -1,20 +1,41 @@
-//! The browser-facing side: `/authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2), and the
-//! login, consent, logout and account pages with their sessions and CSRF protection.
+//! The browser-facing side: `/authorize` (RFC 6749 §4.1, OIDC Core §3.1.2), the login and
+//! consent pages, server-side browser sessions and CSRF protection.
 
 mod authorize;
+mod consent;
+pub mod cookies;
+mod flow;
+mod form;
+mod login;
 mod pages;
+mod request;
+mod session;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use portcullis_core::Clock;
+use portcullis_core::csrf::CsrfKey;
+use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use cookies::CookiePolicy;
+
 /// Path of the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/authorize";
+
+/// Browser session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLifetimes {
+    /// Absolute.
+    pub ttl: Duration,
+    /// Idle.
+    pub idle_ttl: Duration,
+}
 
 /// What the authorize crate's handlers need.
 #[derive(Clone)]
@@ -25,10 +46,21 @@ pub struct AuthorizeState {
     pub issuer: Arc<str>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Password verification.
+    pub hasher: PasswordHasher,
+    /// CSRF token key.
+    pub csrf: CsrfKey,
+    /// Cookie flags.
+    pub cookies: CookiePolicy,
+    /// Browser session lifetimes.
+    pub sessions: SessionLifetimes,
+    /// Authorization code lifetime (at most 60 s).
+    pub code_ttl: Duration,
 }
 
-/// Routes for `/authorize` and the UI pages, with the browser security headers every page
-/// carries (CSP without inline script or external assets, no framing, no caching).
+/// Routes for `/authorize`, the login and consent forms and the stylesheet, with the
+/// browser security headers every page carries (CSP without inline script or external
+/// assets, no framing, no referrer, no caching).
 pub fn router<S>() -> Router<S>
 where
     AuthorizeState: axum::extract::FromRef<S>,
@@ -39,6 +71,8 @@ where
             AUTHORIZE_PATH,
             get(authorize::get_authorize).post(authorize::post_authorize),
         )
+        .route("/login", post(login::post_login))
+        .route("/consent", post(consent::post_consent))
         .route("/assets/portcullis.css", get(pages::get_stylesheet))
         .layer(page_header(
             header::CONTENT_SECURITY_POLICY,

@@ -4,16 +4,161 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::http::{HeaderValue, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::model::Client;
+use portcullis_core::scope::ScopeSet;
+
+use crate::request::Unredirectable;
 
 /// The error page shown when a request cannot be answered by redirect (RFC 6749
-/// §4.1.2.1: unknown client or redirect URI).
+/// §4.1.2.1: unknown client or redirect URI) or a form cannot be trusted.
 #[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 pub(crate) struct ErrorPage {
     pub(crate) title: &'static str,
     pub(crate) message: &'static str,
+}
+
+/// Renders an error page with a status.
+pub(crate) fn error_page(
+    status: StatusCode,
+    title: &'static str,
+    message: &'static str,
+) -> Response {
+    (status, ErrorPage { title, message }).into_response()
+}
+
+/// A form that failed its CSRF or origin check.
+pub(crate) fn stale_form() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "Go back to the application and start signing in again.",
+    )
+}
+
+impl IntoResponse for Unredirectable {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            Unredirectable::Malformed => (
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The sign-in request is malformed.",
+            ),
+            Unredirectable::Repeated => (
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The sign-in request repeats a parameter.",
+            ),
+            Unredirectable::MissingClient => (
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "The sign-in request does not say which application sent it.",
+            ),
+            Unredirectable::UnknownClient => (
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "The application that sent you here is not registered.",
+            ),
+            Unredirectable::MissingRedirectUri => (
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The sign-in request does not say where to return.",
+            ),
+            Unredirectable::UnregisteredRedirectUri => (
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                "The sign-in request asks to return to an address the application has not registered.",
+            ),
+            Unredirectable::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "Sign-in is temporarily unavailable. Please try again shortly.",
+            ),
+        };
+        error_page(status, title, message)
+    }
+}
+
+/// The login page.
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) client_name: String,
+    pub(crate) error: Option<&'static str>,
+    pub(crate) csrf_token: String,
+    pub(crate) request: String,
+    pub(crate) username: String,
+}
+
+/// One scope as the user reads it.
+pub(crate) struct ScopeView {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) show_name: bool,
+}
+
+/// A link to a page the client registered.
+pub(crate) struct LinkView {
+    pub(crate) label: &'static str,
+    pub(crate) href: String,
+}
+
+/// The consent page.
+#[derive(Template, WebTemplate)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage {
+    pub(crate) client_name: String,
+    pub(crate) username: String,
+    pub(crate) scopes: Vec<ScopeView>,
+    pub(crate) links: Vec<LinkView>,
+    pub(crate) redirect_host: String,
+    pub(crate) csrf_token: String,
+    pub(crate) request: String,
+}
+
+/// Plain words for the scopes we define; anything else is shown by name.
+pub(crate) fn describe_scopes(scope: &ScopeSet) -> Vec<ScopeView> {
+    scope
+        .iter()
+        .map(|name| {
+            let known = match name {
+                "openid" => Some("Know who you are (your account identifier)"),
+                "profile" => Some("See your name, username and profile picture"),
+                "email" => Some("See your email address"),
+                "offline_access" => Some("Stay connected when you are not using it"),
+                "roles" => Some("See the roles you hold here"),
+                _ => None,
+            };
+            ScopeView {
+                name: name.to_owned(),
+                description: known.map_or_else(|| "Use the permission".to_owned(), str::to_owned),
+                show_name: known.is_none(),
+            }
+        })
+        .collect()
+}
+
+/// Links to the client's registered pages. Only http(s) URLs become links: a
+/// `javascript:` URI in client metadata must never be clickable.
+pub(crate) fn client_links(client: &Client) -> Vec<LinkView> {
+    let m = &client.metadata;
+    [
+        ("Website", &m.client_uri),
+        ("Privacy policy", &m.policy_uri),
+        ("Terms of service", &m.tos_uri),
+    ]
+    .into_iter()
+    .filter_map(|(label, uri)| {
+        let uri = uri.as_deref()?;
+        let parsed = url::Url::parse(uri).ok()?;
+        matches!(parsed.scheme(), "https" | "http").then(|| LinkView {
+            label,
+            href: parsed.to_string(),
+        })
+    })
+    .collect()
 }
 
 const STYLESHEET: &str = include_str!("../../../templates/portcullis.css");

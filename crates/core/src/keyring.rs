@@ -77,6 +77,21 @@ impl KeyEncryptionKey {
         Ok((KeyEncryptionKey(SecretBox::new(Box::new(bytes))), encoded))
     }
 
+    /// Derives an independent HMAC-SHA256 key for `purpose` (HKDF, RFC 5869), so one
+    /// configured secret can key several mechanisms without one compromising another.
+    pub fn derive_hmac_key(
+        &self,
+        purpose: &'static [u8],
+    ) -> Result<aws_lc_rs::hmac::Key, KeyringError> {
+        let prk = aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"portcullis")
+            .extract(self.0.expose_secret());
+        let info = [purpose];
+        let okm = prk
+            .expand(&info, aws_lc_rs::hmac::HMAC_SHA256)
+            .map_err(|_| KeyringError::Crypto("hkdf"))?;
+        Ok(aws_lc_rs::hmac::Key::from(okm))
+    }
+
     fn aead(&self) -> Result<RandomizedNonceKey, KeyringError> {
         RandomizedNonceKey::new(&AES_256_GCM, self.0.expose_secret())
             .map_err(|_| KeyringError::Crypto("aead key"))

@@ -1,16 +1,20 @@
 //! Portcullis domain: wire-independent types, protocol policies, the clock, the signing
 //! keyring and the store traits every backend implements. No I/O here except crypto.
 
+pub mod claims;
 pub mod clients;
 pub mod clock;
+pub mod csrf;
 pub mod ids;
 pub mod keyring;
 pub mod model;
 pub mod password;
+pub mod pkce;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
 pub mod store;
+pub mod tokens;
 pub mod users;
 
 pub use clock::{Clock, SystemClock, Timestamp};

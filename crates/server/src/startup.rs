@@ -10,9 +10,12 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::{FromRef, MatchedPath};
 use axum::http::{HeaderValue, Request, header};
-use portcullis_authorize::AuthorizeState;
+use portcullis_authorize::{AuthorizeState, CookiePolicy, SessionLifetimes};
+use portcullis_core::csrf::CsrfKey;
 use portcullis_core::keyring::Keyring;
+use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
+use portcullis_core::tokens::TokenLifetimes;
 use portcullis_core::{Clock, SystemClock};
 use portcullis_token::TokenState;
 use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
@@ -65,11 +68,11 @@ fn discovery_input(issuer: &str) -> DiscoveryInput {
     DiscoveryInput {
         issuer: issuer.to_owned(),
         authorization_path: Some(portcullis_authorize::AUTHORIZE_PATH),
-        token_path: None,
-        userinfo_path: None,
+        token_path: Some(portcullis_token::TOKEN_PATH),
+        userinfo_path: Some(portcullis_userinfo::USERINFO_PATH),
         jwks_path: portcullis_userinfo::JWKS_PATH,
-        grant_types: vec!["authorization_code"],
-        token_endpoint_auth_methods: vec![],
+        grant_types: vec!["authorization_code", "refresh_token"],
+        token_endpoint_auth_methods: vec!["client_secret_basic", "client_secret_post", "none"],
         scopes: vec!["openid", "profile", "email", "offline_access"],
         claims: vec![
             "iss",
@@ -146,17 +149,37 @@ impl Application {
                 store: store.clone(),
                 issuer: issuer.clone(),
                 clock: clock.clone(),
+                hasher: PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
+                    .context("preparing the password hasher")?,
+                csrf: CsrfKey::derive(keyring.kek()).context("deriving the CSRF key")?,
+                cookies: CookiePolicy {
+                    secure: !config.is_loopback_http_issuer(),
+                },
+                sessions: SessionLifetimes {
+                    ttl: config.session.ttl,
+                    idle_ttl: config.session.idle_ttl,
+                },
+                code_ttl: config.tokens.code_ttl,
             },
             token: TokenState {
                 store: store.clone(),
                 keyring: keyring.clone(),
                 clock: clock.clone(),
-                issuer,
+                issuer: issuer.clone(),
+                lifetimes: TokenLifetimes {
+                    access_token: config.tokens.access_token_ttl,
+                    id_token: config.tokens.id_token_ttl,
+                    refresh_token: config.tokens.refresh_token_ttl,
+                    refresh_token_idle: config.tokens.refresh_token_idle_ttl,
+                },
             },
             userinfo: UserinfoState {
                 discovery,
                 keyring: keyring.clone(),
                 max_age_secs: config.metadata_max_age.as_secs(),
+                store: store.clone(),
+                clock: clock.clone(),
+                issuer,
             },
             ops: OpsState {
                 store: store.clone(),
@@ -230,7 +253,12 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = signalled_tx.send(true);
         };
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(graceful);
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful);
         let grace = self.config.shutdown_grace;
         let deadline = async move {
             while !*signalled_rx.borrow() {

@@ -1,0 +1,82 @@
+//! The grants `POST /token` serves, one module each (RFC 6749 §4.1.3 code exchange, §6
+//! refresh), and what they share: the client must be registered for the grant type
+//! (`unauthorized_client`, §5.2), and the grant and its user must still be active.
+
+mod authorization_code;
+mod refresh_token;
+
+use anyhow::Context as _;
+use portcullis_core::Timestamp;
+use portcullis_core::ids::{GrantId, UserId};
+use portcullis_core::model::{Grant, GrantType, User};
+use portcullis_core::store::Store;
+
+use crate::TokenState;
+use crate::client_auth::AuthenticatedClient;
+use crate::error::{GrantFailure, TokenError};
+use crate::request::GrantRequest;
+use crate::response::TokenResponse;
+
+/// Runs the requested grant for an authenticated client.
+pub(crate) async fn exchange(
+    state: &TokenState,
+    client: &AuthenticatedClient,
+    request: GrantRequest,
+    now: Timestamp,
+) -> Result<TokenResponse, TokenError> {
+    let grant_type = match &request {
+        GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
+        GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
+    };
+    if !client.client.grant_types.contains(&grant_type) {
+        return Err(TokenError::UnauthorizedClient);
+    }
+    match request {
+        GrantRequest::AuthorizationCode(request) => {
+            authorization_code::redeem_code(state, client, request, now).await
+        }
+        GrantRequest::RefreshToken(request) => {
+            refresh_token::refresh(state, client, request, now).await
+        }
+    }
+}
+
+/// The grant `grant_id`, if it exists and `still_active` accepts its revocation time.
+async fn find_grant(
+    store: &dyn Store,
+    grant_id: GrantId,
+    still_active: impl FnOnce(Option<Timestamp>) -> bool,
+) -> Result<Grant, TokenError> {
+    let grant = store
+        .find_grant(grant_id)
+        .await
+        .context("load grant for token request")?
+        .ok_or(TokenError::InvalidGrant(GrantFailure::GrantInactive))?;
+    if !still_active(grant.revoked_at) {
+        return Err(TokenError::InvalidGrant(GrantFailure::GrantInactive));
+    }
+    Ok(grant)
+}
+
+/// The user `user_id`, if it exists and is enabled: a disabled account gets no new
+/// tokens, whatever it granted before.
+async fn find_active_user(store: &dyn Store, user_id: UserId) -> Result<User, TokenError> {
+    match store
+        .find_user(user_id)
+        .await
+        .context("load user for token request")?
+    {
+        Some(user) if !user.disabled => Ok(user),
+        _ => Err(TokenError::InvalidGrant(GrantFailure::UserInactive)),
+    }
+}
+
+/// Records that tokens were issued from the grant. Bookkeeping only: by now the code is
+/// redeemed or the refresh token rotated, so failing the request would strand the
+/// client without the tokens it just consumed its credential for. A failure is logged.
+async fn touch_grant(store: &dyn Store, grant_id: GrantId, now: Timestamp) {
+    if let Err(error) = store.touch_grant(grant_id, now).await {
+        let error = anyhow::Error::new(error);
+        tracing::warn!(%grant_id, "could not record the use of grant {grant_id}: {error:#}");
+    }
+}
