@@ -20,28 +20,27 @@
 // server page without a Content-Security-Policy header, or a page wider than the phone.
 
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
-
-const MOBILE = { width: 390, height: 844 };
-const DESKTOP = { width: 1280, height: 800 };
-const ACTION_TIMEOUT_MS = 15_000;
+import {
+  DESKTOP,
+  MOBILE,
+  assertDark,
+  assertFitsWidth,
+  launch,
+  openPage,
+  readSettings,
+  run,
+  screenshot,
+  withProblems,
+} from './common.mjs';
 
 function settings() {
-  const names = [
+  const [authorizeUrl, username, password, screenshotDir, redirectPrefix] = readSettings([
     'SIGNIN_AUTHORIZE_URL',
     'SIGNIN_USERNAME',
     'SIGNIN_PASSWORD',
     'SIGNIN_SCREENSHOT_DIR',
     'SIGNIN_REDIRECT_PREFIX',
-  ];
-  const argv = process.argv.slice(2);
-  const values = names.map((name, i) => process.env[name] ?? argv[i]);
-  const missing = names.filter((_, i) => !values[i]);
-  if (missing.length > 0) {
-    throw new Error(`missing ${missing.join(', ')} (environment variables or positional arguments)`);
-  }
-  const [authorizeUrl, username, password, screenshotDir, redirectPrefix] = values;
+  ]);
   return {
     authorizeUrl,
     username,
@@ -50,61 +49,7 @@ function settings() {
     redirectPrefix,
     serverOrigin: new URL(authorizeUrl).origin,
     redirectOrigin: new URL(redirectPrefix).origin,
-    chromium: process.env.PORTCULLIS_CHROMIUM || '/usr/bin/chromium',
   };
-}
-
-/** A page in a fresh context (its own cookies) that records everything we assert on. */
-async function openPage(browser, cfg, problems, label, contextOptions) {
-  const context = await browser.newContext({ javaScriptEnabled: false, ...contextOptions });
-  const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_TIMEOUT_MS);
-  // Set once a wrong password is submitted on purpose: Chromium logs that 401 as an error.
-  const expecting = { loginRejection: false };
-  page.on('console', (msg) => {
-    const rejected = msg.text().includes('status of 401') && msg.location().url === `${cfg.serverOrigin}/login`;
-    if (msg.type() === 'error' && !(expecting.loginRejection && rejected)) {
-      problems.push(`${label}: console error: ${msg.text()} (${msg.location().url || page.url()})`);
-    }
-  });
-  page.on('pageerror', (err) => problems.push(`${label}: page error: ${err.message}`));
-  page.on('request', (req) => {
-    const url = req.url();
-    if (url.startsWith('data:') || url.startsWith('about:')) return;
-    const origin = new URL(url).origin;
-    if (origin !== cfg.serverOrigin && origin !== cfg.redirectOrigin) {
-      problems.push(`${label}: request to a foreign origin: ${req.method()} ${url}`);
-    }
-  });
-  page.on('requestfailed', (req) => {
-    // Aborted: superseded by a navigation or cut off by closing the context, not an error.
-    if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
-    problems.push(`${label}: request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
-  });
-  page.on('response', (resp) => {
-    const req = resp.request();
-    const fromServer = new URL(resp.url()).origin === cfg.serverOrigin;
-    const redirect = resp.status() >= 300 && resp.status() < 400;
-    if (fromServer && req.resourceType() === 'document' && !redirect) {
-      const csp = resp.headers()['content-security-policy'];
-      if (!csp || !csp.includes("default-src 'none'")) {
-        problems.push(`${label}: ${resp.url()} has no restrictive Content-Security-Policy (got ${csp})`);
-      }
-    }
-  });
-  return { context, page, expecting };
-}
-
-async function screenshot(page, cfg, name) {
-  await page.screenshot({ path: path.join(cfg.screenshotDir, `${name}.png`), fullPage: true });
-}
-
-/** Fails when the page scrolls sideways at `width`. */
-async function assertFitsWidth(page, width, what) {
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  if (scrollWidth > width) {
-    throw new Error(`${what} is ${scrollWidth}px wide at a ${width}px viewport (horizontal scrolling)`);
-  }
 }
 
 /** Opens the authorization URL: the login page, whose response must carry a CSP. */
@@ -129,20 +74,7 @@ async function signIn(page, cfg) {
 async function main() {
   const cfg = settings();
   await mkdir(cfg.screenshotDir, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: cfg.chromium,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  const browser = await launch();
   const problems = [];
   try {
     // Desktop, light: login and consent, no decision.
@@ -175,11 +107,7 @@ async function main() {
         colorScheme: 'dark',
       });
       await openLogin(page, cfg, 'dark');
-      const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
-      const channels = (background.match(/\d+/g) ?? []).slice(0, 3).map(Number);
-      if (channels.length !== 3 || channels.some((c) => c > 80)) {
-        throw new Error(`dark mode: the page background is ${background}, not dark`);
-      }
+      await assertDark(page, 'dark mode');
       await screenshot(page, cfg, 'login-dark');
       await assertFitsWidth(page, MOBILE.width, 'the dark login page');
       await signIn(page, cfg);
@@ -211,17 +139,10 @@ async function main() {
     if (problems.length > 0) throw new Error(problems.join('\n'));
     process.stdout.write(JSON.stringify({ final_url: finalUrl }) + '\n');
   } catch (err) {
-    // What the pages reported often explains the failure: give it along.
-    if (problems.length > 0 && err instanceof Error && !err.message.includes(problems[0])) {
-      err.message += `\nalso seen:\n${problems.join('\n')}`;
-    }
-    throw err;
+    throw withProblems(err, problems);
   } finally {
     await browser.close();
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`signin.mjs: ${err?.stack ?? err}\n`);
-  process.exitCode = 1;
-});
+run('signin.mjs', main);

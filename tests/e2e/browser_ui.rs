@@ -22,24 +22,25 @@ use url::Url;
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const STATE: &str = "br0wser-st4te";
-const SKIPPED: &str = "SKIPPED: real-browser test needs chromium, node and npm ci in tests/browser";
+pub(crate) const SKIPPED: &str =
+    "SKIPPED: real-browser test needs chromium, node and npm ci in tests/browser";
 /// An upper bound for the whole browser run (it takes seconds), so a hung browser fails
 /// the test instead of hanging it.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
+pub(crate) const BROWSER_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// `tests/browser`.
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("browser")
 }
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     std::env::var_os("PORTCULLIS_CHROMIUM")
         .filter(|p| !p.is_empty())
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
 }
 
 /// What of chromium, node and `tests/browser/node_modules` is missing.
-fn missing_prerequisites() -> Vec<String> {
+pub(crate) fn missing_prerequisites() -> Vec<String> {
     let mut missing = Vec::new();
     let chromium = chromium();
     if !chromium.is_file() {
@@ -68,15 +69,15 @@ fn missing_prerequisites() -> Vec<String> {
 
 /// The client's redirect target: answers every request with a small "signed in" page and
 /// closes the connection, recording each request line.
-struct RedirectTarget {
+pub(crate) struct RedirectTarget {
     /// `http://127.0.0.1:<port>/cb`.
-    redirect_uri: String,
+    pub(crate) redirect_uri: String,
     requests: Arc<Mutex<Vec<String>>>,
     task: JoinHandle<()>,
 }
 
 impl RedirectTarget {
-    async fn start() -> RedirectTarget {
+    pub(crate) async fn start() -> RedirectTarget {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));

@@ -142,6 +142,10 @@ pub(crate) async fn both_metadata_documents_are_identical_and_cacheable(app: &Te
         ".jwks_uri" => "[issuer]/jwks.json",
         ".token_endpoint" => "[issuer]/token",
         ".userinfo_endpoint" => "[issuer]/userinfo",
+        ".registration_endpoint" => "[issuer]/register",
+        ".end_session_endpoint" => "[issuer]/logout",
+        ".revocation_endpoint" => "[issuer]/revoke",
+        ".introspection_endpoint" => "[issuer]/introspect",
     });
 }
 

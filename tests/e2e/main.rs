@@ -5,11 +5,21 @@
 // step is a failed test.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
+mod account;
+mod admin;
+mod admin_cli;
 mod authorize;
+mod backchannel;
+mod browser_account;
 mod browser_ui;
 mod cli;
 mod discovery;
+mod lifecycle;
+mod logout;
 mod ops;
+mod private_key_jwt;
+mod races;
+mod registration;
 mod signin;
 mod store_conformance;
 mod token;
@@ -58,6 +68,44 @@ macro_rules! server_tests {
 }
 
 server_tests!(
+    private_key_jwt::private_key_jwt_authenticates_with_rs256_es256_and_eddsa_keys_everywhere,
+    private_key_jwt::assertions_with_a_wrong_key_expiry_audience_issuer_or_jti_are_refused,
+    private_key_jwt::jwks_uri_keys_are_fetched_once_cached_and_bounded,
+    private_key_jwt::discovery_advertises_private_key_jwt_and_its_algorithms,
+    admin::every_admin_resource_is_401_without_a_good_token_and_403_without_admin,
+    admin::the_admin_scope_is_granted_only_to_users_holding_the_admin_role,
+    admin::losing_the_role_or_the_token_takes_effect_at_once,
+    admin::an_operators_client_with_the_admin_scope_administers_by_client_credentials,
+    admin::the_roles_claim_is_released_only_with_the_roles_scope,
+    admin::an_admin_creates_reads_replaces_rekeys_and_deletes_clients,
+    admin::an_admin_creates_updates_disables_and_rekeys_users_and_assigns_roles,
+    admin::an_admin_lists_and_revokes_a_users_app_grants,
+    admin::an_admin_lists_and_rotates_signing_keys_and_reads_the_audit_trail,
+    registration::relying_party_library_registers_a_client_that_then_signs_a_user_in,
+    registration::raw_json_registration_returns_the_client_information_and_stores_only_hashes,
+    registration::every_rejection_rule_answers_its_rfc_7591_code_and_names_the_problem,
+    registration::rfc_7592_reads_updates_and_deletes_with_the_registration_access_token,
+    registration::a_wrong_registration_access_token_is_401_and_reveals_nothing,
+    registration::initial_access_tokens_gate_registration_in_token_mode,
+    registration::registration_off_is_neither_served_nor_advertised,
+    registration::registration_is_rate_limited_per_address_and_size_limited,
+    logout::a_hint_from_this_session_signs_out_at_once_and_returns_state,
+    logout::without_a_hint_the_user_confirms_on_a_csrf_protected_page,
+    logout::unregistered_or_unproven_post_logout_redirect_uris_are_not_followed,
+    logout::an_expired_id_token_hint_still_proves_the_request,
+    logout::a_hint_from_another_session_asks_first,
+    logout::a_logout_post_without_the_session_cookie_continues_as_a_get,
+    backchannel::the_logout_token_verifies_and_names_the_ended_session,
+    backchannel::a_client_that_never_answers_does_not_delay_logout,
+    backchannel::a_failing_client_is_retried_and_the_outcome_recorded,
+    backchannel::sign_out_everywhere_notifies_every_session,
+    account::the_account_page_has_its_own_login_and_shows_the_profile,
+    account::revoking_an_app_kills_its_refresh_and_access_tokens,
+    account::sign_out_everywhere_ends_every_session,
+    account::signing_out_another_session_keeps_this_one,
+    account::changing_the_password_ends_the_other_sessions,
+    account::account_forms_refuse_forged_and_cross_site_posts,
+    races::fifty_concurrent_rotations_of_one_refresh_token_have_one_winner,
     discovery::relying_party_library_discovers_the_issuer_and_its_keys,
     discovery::published_keys_verify_what_the_server_signs,
     discovery::jwks_is_public_only_cacheable_and_cors_open,
@@ -121,4 +169,18 @@ server_tests!(
     token::refresh_by_another_client_is_invalid_grant_and_spends_nothing,
     token::disabled_user_gets_no_new_tokens,
     token::concurrent_redemptions_of_one_code_succeed_exactly_once,
+    lifecycle::client_credentials_issues_a_token_for_the_client_itself,
+    lifecycle::client_credentials_is_refused_to_public_clients_and_clients_without_the_grant,
+    lifecycle::client_credentials_scope_may_narrow_but_never_widen_or_name_a_user_scope,
+    lifecycle::revoking_a_refresh_token_revokes_its_grant_and_sibling_access_token,
+    lifecycle::revoking_an_access_token_stops_it_at_once_while_its_refresh_token_works,
+    lifecycle::a_token_type_hint_that_lies_is_not_trusted,
+    lifecycle::revoking_unknown_or_garbage_tokens_answers_200,
+    lifecycle::another_clients_tokens_are_neither_revoked_nor_disturbed,
+    lifecycle::introspection_of_active_tokens_returns_the_rfc_7662_members,
+    lifecycle::introspection_by_another_client_reveals_nothing,
+    lifecycle::expired_malformed_and_foreign_tokens_introspect_inactive,
+    lifecycle::a_rotated_refresh_token_introspects_inactive,
+    lifecycle::introspection_is_inactive_once_the_user_is_disabled,
+    lifecycle::revoke_and_introspect_require_client_authentication,
 );

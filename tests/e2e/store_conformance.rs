@@ -15,6 +15,7 @@ mod grants;
 mod health;
 mod purge;
 mod refresh_tokens;
+mod registration;
 mod revocation;
 mod sessions;
 mod signing_keys;
@@ -147,6 +148,8 @@ conformance_suite!(
     signing_keys::rotation_retires_the_older_keys_of_the_same_algorithm_only,
     signing_keys::rotating_in_a_key_whose_kid_exists_is_a_conflict_and_retires_nothing,
     revocation::revoked_token_id_is_reported_revoked_and_revoking_again_is_harmless,
+    registration::initial_access_tokens_are_found_by_hash_with_every_field,
+    registration::a_token_id_is_spent_exactly_once_even_concurrently,
     audit::audit_events_are_listed_newest_first_up_to_the_limit,
     purge::purge_removes_expired_rows_and_keeps_live_ones,
     purge::purge_deletes_at_most_batch_rows_per_table,

@@ -798,7 +798,11 @@ pub(crate) async fn unknown_grant_types_are_unsupported_grant_type(app: &TestApp
     // Arrange
     let client = confidential_client(app).await;
 
-    for grant_type in ["password", "client_credentials", "urn:example:custom"] {
+    for grant_type in [
+        "password",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:example:custom",
+    ] {
         // Act
         let answer = token(
             app,

@@ -46,21 +46,37 @@ impl TestApp {
     /// Starts a server on a fresh database of `backend`; `Ok(None)` when that backend is
     /// Postgres and it is unreachable outside CI (reported as skipped).
     pub async fn spawn(backend: Backend, test_name: &str) -> anyhow::Result<Option<TestApp>> {
+        TestApp::spawn_with(backend, test_name, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the configuration adjusted by `configure` first.
+    pub async fn spawn_with(
+        backend: Backend,
+        test_name: &str,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Option<TestApp>> {
         let Some(db) = TestDb::create(backend, test_name).await? else {
             return Ok(None);
         };
-        TestApp::spawn_on(db).await.map(Some)
+        TestApp::spawn_configured(db, configure).await.map(Some)
     }
 
     /// Starts a server on `db`.
     pub async fn spawn_on(db: TestDb) -> anyhow::Result<TestApp> {
+        TestApp::spawn_configured(db, |_| {}).await
+    }
+
+    async fn spawn_configured(
+        db: TestDb,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<TestApp> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .context("binding port 0")?;
         let port = listener.local_addr()?.port();
         let base_url = format!("http://127.0.0.1:{port}");
         let data_dir = tempfile::tempdir()?;
-        let config = Config {
+        let mut config = Config {
             issuer: base_url.clone(),
             listen: format!("127.0.0.1:{port}"),
             data_dir: data_dir.path().to_path_buf(),
@@ -69,6 +85,11 @@ impl TestApp {
             key_encryption_key: Some(SecretString::from(random_kek()?)),
             ..Config::default()
         };
+        // Dynamic registration is on in tests, with a budget no test exhausts by accident
+        // (the rate-limit test sets its own).
+        config.registration.mode = portcullis_core::registration::RegistrationMode::Open;
+        config.registration.rate_limit_burst = 10_000;
+        configure(&mut config);
         let app = Application::build_with_listener(config.clone(), Arc::new(SystemClock), listener)
             .await?;
         let store = app.store();
@@ -102,6 +123,12 @@ impl TestApp {
     /// GET `path`.
     pub async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
         Ok(self.http.get(self.url(path)).send().await?)
+    }
+
+    /// The backend the server's database runs on (tests that start a second,
+    /// differently configured server use the same one).
+    pub fn backend(&self) -> Backend {
+        self.db.as_ref().map_or(Backend::Sqlite, TestDb::backend)
     }
 
     /// Shuts the server down gracefully and removes its database.

@@ -69,6 +69,19 @@ impl CookiePolicy {
             .build();
         HeaderValue::from_str(&cookie.to_string()).ok()
     }
+
+    /// A `Set-Cookie` value that deletes cookie `kind`: empty, expired, and with the same
+    /// name, path and flags, so the browser replaces the one it holds (logout destroys the
+    /// session cookie, OWASP ASVS V3.3.1).
+    pub(crate) fn clear(self, kind: CookieKind) -> Option<HeaderValue> {
+        let mut header = self
+            .set(kind, "", Duration::ZERO)?
+            .to_str()
+            .ok()?
+            .to_owned();
+        header.push_str("; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
+        HeaderValue::from_str(&header).ok()
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +115,23 @@ mod tests {
         let s = s.to_str().unwrap();
         assert!(s.starts_with("portcullis_session=abc"));
         assert!(!s.contains("Secure"));
+    }
+
+    #[test]
+    fn clearing_replaces_the_cookie_with_an_expired_empty_one() {
+        let p = CookiePolicy { secure: true };
+        let v = p.clear(CookieKind::Session).unwrap();
+        let s = v.to_str().unwrap();
+        assert!(s.starts_with("__Host-portcullis_session=;"), "{s}");
+        for flag in [
+            "HttpOnly",
+            "Secure",
+            "Path=/",
+            "Max-Age=0",
+            "Expires=Thu, 01 Jan 1970",
+        ] {
+            assert!(s.contains(flag), "{s} lacks {flag}");
+        }
     }
 
     #[test]

@@ -6,12 +6,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_core::csrf::CsrfPurpose;
 use portcullis_core::ids::GrantId;
 use portcullis_core::model::{AuthorizationCode, Grant, Session, User};
-use portcullis_core::secret::{PlainSecret, SecretKind, fill_random};
+use portcullis_core::secret::{PlainSecret, SecretKind};
 use portcullis_core::store::StoreError;
 use url::Url;
 
 use crate::AuthorizeState;
-use crate::cookies::CookieKind;
+use crate::login::login_csrf_binding;
 use crate::pages::{ConsentPage, LoginPage, client_links, describe_scopes};
 use crate::request::{AuthorizationRequest, Proven, RedirectError, Rejection};
 
@@ -137,43 +137,22 @@ pub(crate) fn login_page(
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
-    let existing = state.cookies.read(headers, CookieKind::Csrf);
-    let (binding, set_cookie) = match existing {
-        Some(v) if !v.is_empty() => (v, None),
-        _ => {
-            let mut b = [0u8; 32];
-            if fill_random(&mut b).is_err() {
-                return redirect_error(
-                    state,
-                    &req.proven,
-                    RedirectError::new("server_error", "the server could not complete the request"),
-                );
-            }
-            let v = base64_url(&b);
-            let cookie =
-                state
-                    .cookies
-                    .set(CookieKind::Csrf, &v, std::time::Duration::from_secs(3600));
-            (v, cookie)
-        }
+    let Ok((binding, set_cookie)) = login_csrf_binding(state, headers) else {
+        return redirect_error(
+            state,
+            &req.proven,
+            RedirectError::new("server_error", "the server could not complete the request"),
+        );
     };
     let page = LoginPage {
-        client_name: req.proven.client.name.clone(),
+        client_name: Some(req.proven.client.name.clone()),
+        action: "/login",
         error,
         csrf_token: state.csrf.token(CsrfPurpose::Login, binding.as_bytes()),
-        request: req.raw.encode_without(&[]),
+        request: Some(req.raw.encode_without(&[])),
         username: req.login_hint.clone().unwrap_or_default(),
     };
-    let mut response = (status, page).into_response();
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    with_cookie((status, page).into_response(), set_cookie)
 }
 
 /// The CSRF binding of consent forms: the session (a token cannot be used by another
@@ -220,11 +199,24 @@ pub(crate) async fn issue_code(
 ) -> Response {
     let now = state.clock.now();
     let proven = &req.proven;
+    // Role-gated scopes (`admin`) reach a token only if the user holds the role; the
+    // rest of the request is granted as asked (RFC 6749 §3.3 allows granting less).
+    let scope = match state.store.find_user(session.user_id).await {
+        Ok(Some(user)) => portcullis_core::roles::permitted_scope(&user, &req.scope),
+        Ok(None) => {
+            return redirect_error(
+                state,
+                proven,
+                RedirectError::new("access_denied", "the user account is not available"),
+            );
+        }
+        Err(e) => return unavailable(state, proven, &e),
+    };
     let grant = Grant {
         grant_id: GrantId::random(),
         user_id: session.user_id,
         client_id: proven.client.client_id.clone(),
-        scope: req.scope.clone(),
+        scope: scope.clone(),
         session_id: Some(session.session_id),
         auth_time: session.auth_time,
         created_at: now,
@@ -244,7 +236,7 @@ pub(crate) async fn issue_code(
         client_id: grant.client_id.clone(),
         user_id: session.user_id,
         redirect_uri: proven.redirect_uri.clone(),
-        scope: req.scope.clone(),
+        scope,
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
         session_id: session.session_id,

@@ -1,15 +1,21 @@
 //! The browser-facing side: `/authorize` (RFC 6749 §4.1, OIDC Core §3.1.2), the login and
-//! consent pages, server-side browser sessions and CSRF protection.
+//! consent pages, server-side browser sessions and CSRF protection, the end-session
+//! endpoint (OpenID RP-Initiated Logout 1.0), back-channel logout delivery (OpenID
+//! Back-Channel Logout 1.0) and the account page.
 
+mod account;
 mod authorize;
+pub mod backchannel;
 mod consent;
 pub mod cookies;
 mod flow;
 mod form;
 mod login;
+mod logout;
 mod pages;
 mod request;
 mod session;
+mod signout;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,14 +25,22 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use portcullis_core::Clock;
 use portcullis_core::csrf::CsrfKey;
+use portcullis_core::keyring::Keyring;
 use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use backchannel::{Backchannel, DeliveryPolicy};
 pub use cookies::CookiePolicy;
 
 /// Path of the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/authorize";
+
+/// Path of the end-session endpoint (discovery's `end_session_endpoint`).
+pub const LOGOUT_PATH: &str = "/logout";
+
+/// Path of the account page.
+pub const ACCOUNT_PATH: &str = "/account";
 
 /// Browser session lifetimes.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +70,15 @@ pub struct AuthorizeState {
     pub sessions: SessionLifetimes,
     /// Authorization code lifetime (at most 60 s).
     pub code_ttl: Duration,
+    /// The signing keys: `id_token_hint` validation and logout tokens.
+    pub keyring: Arc<Keyring>,
+    /// Back-channel logout delivery.
+    pub backchannel: Backchannel,
 }
 
-/// Routes for `/authorize`, the login and consent forms and the stylesheet, with the
-/// browser security headers every page carries (CSP without inline script or external
-/// assets, no framing, no referrer, no caching).
+/// Routes for `/authorize`, the login and consent forms, `/logout`, the account page and
+/// the stylesheet, with the browser security headers every page carries (CSP without
+/// inline script or external assets, no framing, no referrer, no caching).
 pub fn router<S>() -> Router<S>
 where
     AuthorizeState: axum::extract::FromRef<S>,
@@ -73,6 +91,17 @@ where
         )
         .route("/login", post(login::post_login))
         .route("/consent", post(consent::post_consent))
+        .route(
+            LOGOUT_PATH,
+            get(logout::get_logout).post(logout::post_logout),
+        )
+        .route("/logout/confirm", post(logout::post_logout_confirm))
+        .route(ACCOUNT_PATH, get(account::get_account))
+        .route("/account/login", post(account::post_account_login))
+        .route("/account/apps/revoke", post(account::post_revoke_app))
+        .route("/account/sessions/end", post(account::post_end_session))
+        .route("/account/sessions/end-all", post(account::post_end_all_sessions))
+        .route("/account/password", post(account::post_change_password))
         .route("/assets/portcullis.css", get(pages::get_stylesheet))
         .layer(page_header(
             header::CONTENT_SECURITY_POLICY,

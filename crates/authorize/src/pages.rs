@@ -18,15 +18,37 @@ use crate::request::Unredirectable;
 pub(crate) struct ErrorPage {
     pub(crate) title: &'static str,
     pub(crate) message: &'static str,
+    pub(crate) hint: &'static str,
 }
 
-/// Renders an error page with a status.
+/// What the error pages of the sign-in flow add below the message.
+const SIGN_IN_HINT: &str = "If you followed a link from an application, tell its developers: this sign-in request cannot be completed, so you have not been sent back to it.";
+
+/// Renders an error page of the sign-in flow with a status.
 pub(crate) fn error_page(
     status: StatusCode,
     title: &'static str,
     message: &'static str,
 ) -> Response {
-    (status, ErrorPage { title, message }).into_response()
+    error_page_with_hint(status, title, message, SIGN_IN_HINT)
+}
+
+/// Renders an error page with its own hint (pages outside the sign-in flow).
+pub(crate) fn error_page_with_hint(
+    status: StatusCode,
+    title: &'static str,
+    message: &'static str,
+    hint: &'static str,
+) -> Response {
+    (
+        status,
+        ErrorPage {
+            title,
+            message,
+            hint,
+        },
+    )
+        .into_response()
 }
 
 /// A form that failed its CSRF or origin check.
@@ -35,6 +57,16 @@ pub(crate) fn stale_form() -> Response {
         StatusCode::FORBIDDEN,
         "This form has expired",
         "Go back to the application and start signing in again.",
+    )
+}
+
+/// A form of the account or sign-out pages that failed its CSRF or origin check.
+pub(crate) fn stale_account_form() -> Response {
+    error_page_with_hint(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "Nothing was changed.",
+        "Open your account page again and repeat what you were doing.",
     )
 }
 
@@ -81,14 +113,16 @@ impl IntoResponse for Unredirectable {
     }
 }
 
-/// The login page.
+/// The login page: of an authorization request (`client_name` and `request` set, posting
+/// to `/login`) or of the account page (neither, posting to `/account/login`).
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 pub(crate) struct LoginPage {
-    pub(crate) client_name: String,
+    pub(crate) client_name: Option<String>,
+    pub(crate) action: &'static str,
     pub(crate) error: Option<&'static str>,
     pub(crate) csrf_token: String,
-    pub(crate) request: String,
+    pub(crate) request: Option<String>,
     pub(crate) username: String,
 }
 
@@ -120,8 +154,20 @@ pub(crate) struct ConsentPage {
 
 /// Plain words for the scopes we define; anything else is shown by name.
 pub(crate) fn describe_scopes(scope: &ScopeSet) -> Vec<ScopeView> {
-    scope
-        .iter()
+    // Identity first, then what widens access, then anything client-defined: the order a
+    // reader weighs them in, not the alphabet.
+    let rank = |name: &str| match name {
+        "openid" => 0,
+        "profile" => 1,
+        "email" => 2,
+        "roles" => 3,
+        "offline_access" => 4,
+        _ => 5,
+    };
+    let mut names: Vec<&str> = scope.iter().collect();
+    names.sort_by_key(|n| (rank(n), *n));
+    names
+        .into_iter()
         .map(|name| {
             let known = match name {
                 "openid" => Some("Know who you are (your account identifier)"),

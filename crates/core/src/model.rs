@@ -83,6 +83,17 @@ impl TokenEndpointAuthMethod {
             TokenEndpointAuthMethod::None => "none",
         }
     }
+
+    /// Parses a registered name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client_secret_basic" => Some(TokenEndpointAuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(TokenEndpointAuthMethod::ClientSecretPost),
+            "private_key_jwt" => Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            "none" => Some(TokenEndpointAuthMethod::None),
+            _ => None,
+        }
+    }
 }
 
 /// Grant types a client may use (RFC 7591 §2).
@@ -393,6 +404,19 @@ pub struct RevokedTokenId {
     pub expires_at: Timestamp,
     /// When revoked.
     pub revoked_at: Timestamp,
+}
+
+/// An RFC 7591 §3 initial access token created by the operator, stored as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessToken {
+    /// SHA-256 of the token.
+    pub token_hash: SecretHash,
+    /// What the operator said it is for.
+    pub description: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// When it stops working; `None` for never.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Who did what, when and from where: every admin change and registration.

@@ -30,6 +30,8 @@ pub enum SecretKind {
     Session,
     /// An RFC 7592 registration access token.
     RegistrationToken,
+    /// An RFC 7591 §3 initial access token, which lets its holder register clients.
+    InitialAccessToken,
     /// A CSRF token bound to a form.
     Csrf,
 }
@@ -42,6 +44,7 @@ impl SecretKind {
             SecretKind::RefreshToken => "pcr_",
             SecretKind::Session => "pse_",
             SecretKind::RegistrationToken => "prt_",
+            SecretKind::InitialAccessToken => "pia_",
             SecretKind::Csrf => "pcf_",
         }
     }

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::ids::{ClientId, GrantId, SessionId, UserId};
 use crate::model::{
-    AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant, RefreshRotation,
-    RefreshToken, Session, SigningKeyRecord, User, UserProfile,
+    AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant, InitialAccessToken,
+    RefreshRotation, RefreshToken, Session, SigningKeyRecord, User, UserProfile,
 };
 use crate::password::PasswordHash;
 use crate::secret::SecretHash;
@@ -265,6 +265,30 @@ pub trait RevocationStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Whether `jti` is revoked.
     async fn is_token_id_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Spends a single-use token id (an RFC 7523 client assertion's `jti`) in one guarded
+    /// insert, kept until `expires_at` like a revoked id: `true` when this call spent it,
+    /// `false` when it was already spent (a replay). Exactly one concurrent caller wins.
+    async fn spend_token_id(
+        &self,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
+/// RFC 7591 §3 initial access tokens created by the operator.
+#[async_trait]
+pub trait InitialAccessTokenStore: Send + Sync {
+    /// Stores a new token (by hash).
+    async fn create_initial_access_token(
+        &self,
+        token: &InitialAccessToken,
+    ) -> Result<(), StoreError>;
+    /// The token with this hash, expired or not.
+    async fn find_initial_access_token(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<InitialAccessToken>, StoreError>;
 }
 
 /// The audit trail.
@@ -310,6 +334,7 @@ pub trait Store:
     + RefreshTokenStore
     + SigningKeyStore
     + RevocationStore
+    + InitialAccessTokenStore
     + AuditStore
     + PurgeStore
     + Send

@@ -105,6 +105,18 @@ pub struct IdTokenClaims {
     pub amr: Vec<String>,
 }
 
+/// An ID token's claims with the user claims its scope puts into it: `roles` with the
+/// `roles` scope (OIDC Core §5.4 leaves extra scopes and claims to the provider).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdTokenWithRoles<'a> {
+    /// The standard claims.
+    #[serde(flatten)]
+    pub claims: &'a IdTokenClaims,
+    /// The user's roles, when the `roles` scope was granted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<&'a [String]>,
+}
+
 /// Why a token could not be minted.
 #[derive(Debug, thiserror::Error)]
 pub enum MintError {
@@ -153,11 +165,12 @@ pub fn mint_access_token(
     sign(key, ACCESS_TOKEN_TYP, claims)
 }
 
-/// Signs an ID token with the active key of `alg`.
-pub fn mint_id_token(
+/// Signs an ID token (an [`IdTokenClaims`], or one with extra claims such as
+/// [`IdTokenWithRoles`]) with the active key of `alg`.
+pub fn mint_id_token<T: Serialize>(
     keys: &KeySet,
     alg: SigningAlg,
-    claims: &IdTokenClaims,
+    claims: &T,
     now: Timestamp,
 ) -> Result<String, MintError> {
     let key = keys

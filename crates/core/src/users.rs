@@ -1,5 +1,5 @@
-//! User administration shared by the CLI and (later) the admin API, so both do the same
-//! thing through one piece of code.
+//! User administration shared by the CLI, the admin API and the account pages, so all do
+//! the same thing through one piece of code.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -27,6 +27,9 @@ pub enum UserAdminError {
     /// No such user.
     #[error("no user {0:?}")]
     NotFound(String),
+    /// `admin bootstrap` on an install that already has an administrator.
+    #[error("an administrator already exists; manage users through them instead")]
+    AdminExists,
     /// Hashing failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
@@ -77,14 +80,9 @@ pub async fn create_user(
     if !valid_username(&new.username) {
         return Err(UserAdminError::InvalidUsername);
     }
-    if let Some(bad) = new.roles.iter().find(|r| !valid_role(r)) {
-        return Err(UserAdminError::InvalidRole(bad.clone()));
-    }
+    let roles = normalise_roles(new.roles)?;
     check_password(&new.password)?;
     let password_hash = hasher.hash(new.password).await?;
-    let mut roles = new.roles;
-    roles.sort();
-    roles.dedup();
     let user = User {
         user_id: UserId::random(),
         username: new.username,
@@ -130,6 +128,21 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Replaces the password of the user with this id (the account page), with the same
+/// policy as every other password change.
+pub async fn change_password(
+    store: &dyn UserStore,
+    hasher: &PasswordHasher,
+    user_id: UserId,
+    password: SecretString,
+    now: Timestamp,
+) -> Result<(), UserAdminError> {
+    check_password(&password)?;
+    let hash = hasher.hash(password).await?;
+    store.set_user_password(user_id, &hash, now).await?;
+    Ok(())
+}
+
 /// Disables or re-enables a user; a disabled user cannot log in.
 pub async fn set_disabled(
     store: &dyn UserStore,
@@ -140,4 +153,64 @@ pub async fn set_disabled(
     let user = find_by_username(store, username).await?;
     store.set_user_disabled(user.user_id, disabled, now).await?;
     Ok(())
+}
+
+fn normalise_roles(mut roles: Vec<String>) -> Result<Vec<String>, UserAdminError> {
+    if let Some(bad) = roles.iter().find(|r| !valid_role(r)) {
+        return Err(UserAdminError::InvalidRole(bad.clone()));
+    }
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
+}
+
+/// Replaces a user's roles (released as the `roles` claim; `admin` opens the admin API).
+pub async fn set_roles(
+    store: &dyn UserStore,
+    username: &str,
+    roles: Vec<String>,
+    now: Timestamp,
+) -> Result<User, UserAdminError> {
+    let roles = normalise_roles(roles)?;
+    let mut user = find_by_username(store, username).await?;
+    store.set_user_roles(user.user_id, &roles, now).await?;
+    user.roles = roles;
+    user.updated_at = now;
+    Ok(user)
+}
+
+/// Replaces a user's profile claims.
+pub async fn update_profile(
+    store: &dyn UserStore,
+    username: &str,
+    profile: UserProfile,
+    now: Timestamp,
+) -> Result<User, UserAdminError> {
+    let mut user = find_by_username(store, username).await?;
+    store
+        .update_user_profile(user.user_id, &profile, now)
+        .await?;
+    user.profile = profile;
+    user.updated_at = now;
+    Ok(user)
+}
+
+/// Creates the first administrator of a fresh install: a user holding the
+/// [`crate::roles::ADMIN_ROLE`] role. Refuses once any user holds that role, so it cannot
+/// be used to mint a second way in.
+pub async fn bootstrap_admin(
+    store: &dyn UserStore,
+    hasher: &PasswordHasher,
+    mut new: NewUser,
+    now: Timestamp,
+) -> Result<User, UserAdminError> {
+    let users = store.list_users().await?;
+    if users
+        .iter()
+        .any(|u| u.roles.iter().any(|r| r == crate::roles::ADMIN_ROLE))
+    {
+        return Err(UserAdminError::AdminExists);
+    }
+    new.roles.push(crate::roles::ADMIN_ROLE.to_owned());
+    create_user(store, hasher, new, now).await
 }

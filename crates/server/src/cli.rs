@@ -1,9 +1,13 @@
-//! The operator CLI: `serve` (the default), `migrate`, and `user`, `client` and `keys`
-//! administration. Every command reads the same configuration, so
-//! `PORTCULLIS_DATABASE_URL=postgres://… portcullis user create …` acts on that database.
+//! The operator CLI: `serve` (the default), `migrate`, `user`, `client` and `keys`
+//! administration, `registration` tokens, `admin bootstrap` and the `audit` trail. Every
+//! command reads the same configuration, so `PORTCULLIS_DATABASE_URL=postgres://…
+//! portcullis user create …` acts on that database.
 
+mod admin;
+mod audit;
 mod client;
 mod keys;
+mod registration;
 mod user;
 
 use std::io::Write;
@@ -12,7 +16,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use portcullis_core::model::AuditEvent;
 use portcullis_core::store::Store;
 use portcullis_core::{Clock, SystemClock};
 
@@ -46,6 +49,15 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Dynamic client registration: initial access tokens.
+    #[command(subcommand)]
+    Registration(registration::RegistrationCommand),
+    /// Administrators: bootstrap the first one.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// The audit trail of admin changes and registrations.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Parses arguments; on bad input returns a one-line message naming the problem (clap's
@@ -95,6 +107,18 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             client::run(cmd, store, clock.as_ref(), out).await
         }
         Command::Keys(cmd) => keys::run(cmd, &config, clock.as_ref(), out).await,
+        Command::Registration(cmd) => {
+            let store = open_store(&config).await?;
+            registration::run(cmd, store, clock.as_ref(), out).await
+        }
+        Command::Admin(cmd) => {
+            let store = open_store(&config).await?;
+            admin::run(cmd, &config, store, clock.as_ref(), out).await
+        }
+        Command::Audit(cmd) => {
+            let store = open_store(&config).await?;
+            audit::run(cmd, store, out).await
+        }
     }
 }
 
@@ -116,17 +140,18 @@ async fn audit(
     target: &str,
     detail: serde_json::Value,
 ) -> anyhow::Result<()> {
-    store
-        .record_audit_event(&AuditEvent {
-            audit_event_id: portcullis_core::ids::AuditEventId::random(),
-            at: clock.now(),
-            actor: "cli".into(),
-            action: action.into(),
-            target: Some(target.into()),
+    portcullis_core::audit::record(
+        store.as_ref(),
+        portcullis_core::audit::Change {
+            actor: &portcullis_core::audit::Actor::cli(),
+            action,
+            target: Some(target),
             ip: None,
             detail,
-        })
-        .await
-        .map_err(anyhow::Error::new)
-        .context("recording the audit event")
+        },
+        clock.now(),
+    )
+    .await
+    .map_err(anyhow::Error::new)
+    .context("recording the audit event")
 }

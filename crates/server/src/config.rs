@@ -15,6 +15,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
+mod registration;
+
+pub use registration::RegistrationConfig;
+
 /// A configuration problem, naming the key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -70,6 +74,10 @@ pub struct TokenConfig {
     /// Refresh token idle lifetime.
     #[serde(with = "humantime_serde")]
     pub refresh_token_idle_ttl: Duration,
+    /// How long a replica may reuse a client record it read for client authentication
+    /// (zero disables the cache); changes to a client take effect within it.
+    #[serde(with = "humantime_serde")]
+    pub client_cache_ttl: Duration,
 }
 
 /// Signing key handling.
@@ -151,6 +159,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Password hashing.
     pub password: PasswordConfig,
+    /// Dynamic client registration (RFC 7591).
+    pub registration: RegistrationConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -203,6 +213,7 @@ impl Default for Config {
                 code_ttl: Duration::from_secs(60),
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
                 refresh_token_idle_ttl: Duration::from_secs(7 * 24 * 3600),
+                client_cache_ttl: Duration::from_secs(30),
             },
             keys: KeysConfig {
                 reload_interval: Duration::from_secs(60),
@@ -218,6 +229,7 @@ impl Default for Config {
                 parallelism: Argon2Params::default().parallelism,
                 max_concurrent: 4,
             },
+            registration: RegistrationConfig::default(),
         }
     }
 }
@@ -232,6 +244,9 @@ pub enum Backend {
 }
 
 const ENV_PREFIX: &str = "PORTCULLIS_";
+
+/// The longest `tokens.client_cache_ttl` accepted.
+const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Config {
     /// Loads defaults, then `file` (or `PORTCULLIS_CONFIG`), then the environment.
@@ -269,6 +284,14 @@ impl Config {
                 problem: "authorization codes must live between 1 s and 60 s".into(),
             });
         }
+        // A changed secret or a deleted client may be honoured this long on each
+        // replica; "briefly" means minutes at most.
+        if self.tokens.client_cache_ttl > MAX_CLIENT_CACHE_TTL {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_TOKENS__CLIENT_CACHE_TTL",
+                problem: "must be at most 5 minutes (0s disables the cache)".into(),
+            });
+        }
         // A rotated-in key must reach every replica and every relying party's JWKS cache
         // before it signs, or fresh tokens would fail verification.
         if self.keys.publish_delay < self.keys.reload_interval + self.metadata_max_age {
@@ -290,6 +313,7 @@ impl Config {
             });
         }
         self.argon2()?;
+        self.registration.validate()?;
         Ok(())
     }
 
@@ -348,6 +372,17 @@ impl Config {
     /// loopback issuer, so local development works.
     pub fn is_loopback_http_issuer(&self) -> bool {
         Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
+    }
+
+    /// Key rotation timing, for `portcullis keys rotate` and the admin API: new keys sign
+    /// after `keys.publish_delay`; a superseded key stays published for the longest token
+    /// lifetime plus one reload interval, because a replica that has not reloaded yet keeps
+    /// signing with the old key until it does.
+    pub fn rotation_policy(&self) -> portcullis_core::keyring::RotationPolicy {
+        portcullis_core::keyring::RotationPolicy {
+            publish_delay: self.keys.publish_delay,
+            retire_after: self.longest_signed_token_ttl() + self.keys.reload_interval,
+        }
     }
 
     /// The longest lifetime of anything signed with a signing key.
@@ -415,6 +450,7 @@ fn known_keys() -> BTreeSet<String> {
         collect_keys("", &dict, &mut out);
     }
     out.insert("key_encryption_key".to_owned());
+    out.insert("registration.initial_access_tokens".to_owned());
     out
 }
 
@@ -506,6 +542,20 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("PORTCULLIS_DATABASE_URL:")
+        );
+    }
+
+    #[test]
+    fn client_cache_ttl_is_bounded_and_may_be_zero() {
+        let mut c = Config::default();
+        c.tokens.client_cache_ttl = Duration::ZERO;
+        c.validate().unwrap();
+        c.tokens.client_cache_ttl = Duration::from_secs(301);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_TOKENS__CLIENT_CACHE_TTL:")
         );
     }
 

@@ -52,14 +52,22 @@ pub(crate) fn spawn_purge(
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
-            purge_once(store.as_ref(), clock.as_ref()).await;
+            purge_once(
+                store.as_ref(),
+                clock.as_ref(),
+                PURGE_BATCH,
+                PURGE_MAX_BATCHES,
+            )
+            .await;
         }
     })
 }
 
-async fn purge_once(store: &dyn Store, clock: &dyn Clock) {
-    for _ in 0..PURGE_MAX_BATCHES {
-        match store.purge_expired(clock.now(), PURGE_BATCH).await {
+/// One purge tick: batches until every table had less than a full batch (or the cap).
+/// Returns the number of batches run.
+async fn purge_once(store: &dyn Store, clock: &dyn Clock, batch: u32, max_batches: usize) -> usize {
+    for round in 1..=max_batches {
+        match store.purge_expired(clock.now(), batch).await {
             Ok(report) => {
                 let total = report.codes
                     + report.refresh_tokens
@@ -68,19 +76,70 @@ async fn purge_once(store: &dyn Store, clock: &dyn Clock) {
                 if total > 0 {
                     tracing::info!(?report, "purged expired rows");
                 }
-                let full = u64::from(PURGE_BATCH);
+                let full = u64::from(batch);
                 if report.codes < full
                     && report.refresh_tokens < full
                     && report.sessions < full
                     && report.revoked_token_ids < full
                 {
-                    return;
+                    return round;
                 }
             }
             Err(e) => {
                 tracing::error!(error = ?e, "purging expired rows failed");
-                return;
+                return round;
             }
         }
+    }
+    max_batches
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use portcullis_core::Timestamp;
+    use portcullis_core::clock::ManualClock;
+    use portcullis_core::store::RevocationStore;
+    use portcullis_store_sqlite::SqliteStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_purge_tick_runs_batches_until_the_backlog_is_gone_and_stops() {
+        // Arrange: five revoked token ids past their expiry, one still live.
+        let dir = std::env::temp_dir().join(format!("pc-purge-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("p.db").display());
+        let store = SqliteStore::connect(&url, 2).await.unwrap();
+        store.migrate().await.unwrap();
+        let clock = ManualClock::new(Timestamp(1_000));
+        for i in 0..5 {
+            store
+                .revoke_token_id(&format!("old-{i}"), Timestamp(1_010), Timestamp(1_000))
+                .await
+                .unwrap();
+        }
+        store
+            .revoke_token_id("live", Timestamp(5_000), Timestamp(1_000))
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(100));
+
+        // Act: batches of two.
+        let rounds = purge_once(&store, &clock, 2, 20).await;
+
+        // Assert: 2 + 2 + 1 rows, the third batch was not full, so it stopped there.
+        assert_eq!(rounds, 3);
+        for i in 0..5 {
+            assert!(
+                !store
+                    .is_token_id_revoked(&format!("old-{i}"))
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(store.is_token_id_revoked("live").await.unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -10,14 +10,18 @@ use anyhow::Context;
 use axum::Router;
 use axum::extract::{FromRef, MatchedPath};
 use axum::http::{HeaderValue, Request, header};
-use portcullis_authorize::{AuthorizeState, CookiePolicy, SessionLifetimes};
+use portcullis_admin::AdminState;
+use portcullis_authorize::{
+    AuthorizeState, Backchannel, CookiePolicy, DeliveryPolicy, SessionLifetimes,
+};
 use portcullis_core::csrf::CsrfKey;
 use portcullis_core::keyring::Keyring;
 use portcullis_core::password::PasswordHasher;
+use portcullis_core::registration::RegistrationMode;
 use portcullis_core::store::Store;
 use portcullis_core::tokens::TokenLifetimes;
 use portcullis_core::{Clock, SystemClock};
-use portcullis_token::TokenState;
+use portcullis_token::{ClientCache, JwksCache, TokenState};
 use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -30,6 +34,8 @@ use crate::jobs;
 use crate::ops::{self, OpsState};
 use crate::store::{open_store, resolve_key_encryption_key};
 
+mod admin;
+
 /// No request we serve needs a large body; refuse big ones before reading them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -40,6 +46,7 @@ struct AppState {
     token: TokenState,
     userinfo: UserinfoState,
     ops: OpsState,
+    admin: AdminState,
 }
 
 impl FromRef<AppState> for AuthorizeState {
@@ -62,18 +69,49 @@ impl FromRef<AppState> for OpsState {
         s.ops.clone()
     }
 }
+impl FromRef<AppState> for AdminState {
+    fn from_ref(s: &AppState) -> Self {
+        s.admin.clone()
+    }
+}
 
 /// What discovery says about this build: only endpoints that are mounted.
-fn discovery_input(issuer: &str) -> DiscoveryInput {
+fn discovery_input(issuer: &str, registration: RegistrationMode) -> DiscoveryInput {
     DiscoveryInput {
         issuer: issuer.to_owned(),
         authorization_path: Some(portcullis_authorize::AUTHORIZE_PATH),
         token_path: Some(portcullis_token::TOKEN_PATH),
         userinfo_path: Some(portcullis_userinfo::USERINFO_PATH),
         jwks_path: portcullis_userinfo::JWKS_PATH,
-        grant_types: vec!["authorization_code", "refresh_token"],
-        token_endpoint_auth_methods: vec!["client_secret_basic", "client_secret_post", "none"],
-        scopes: vec!["openid", "profile", "email", "offline_access"],
+        revocation_path: Some(portcullis_token::REVOKE_PATH),
+        introspection_path: Some(portcullis_token::INTROSPECT_PATH),
+        end_session_path: Some(portcullis_authorize::LOGOUT_PATH),
+        backchannel_logout: true,
+        grant_types: vec!["authorization_code", "refresh_token", "client_credentials"],
+        token_endpoint_auth_methods: vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
+        // RFC 7009 §5: a public client revokes its own tokens by naming itself.
+        revocation_endpoint_auth_methods: vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
+        // RFC 7662 §2.1, §4: only clients that can authenticate may introspect.
+        introspection_endpoint_auth_methods: vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        // RFC 8414 §2: advertised only when served.
+        registration_path: (registration != RegistrationMode::Off)
+            .then_some(portcullis_admin::REGISTER_PATH),
+        token_endpoint_auth_signing_algs: portcullis_core::client_keys::ASSERTION_ALGS.to_vec(),
+        scopes: vec!["openid", "profile", "email", "offline_access", "roles"],
         claims: vec![
             "iss",
             "sub",
@@ -90,6 +128,7 @@ fn discovery_input(issuer: &str) -> DiscoveryInput {
             "updated_at",
             "email",
             "email_verified",
+            "roles",
         ],
     }
 }
@@ -141,16 +180,26 @@ impl Application {
         );
         let issuer: Arc<str> = Arc::from(config.issuer.as_str());
         let discovery = Arc::new(
-            DiscoveryDocument::build(&discovery_input(&config.issuer))
+            DiscoveryDocument::build(&discovery_input(&config.issuer, config.registration.mode))
                 .context("building the discovery document")?,
         );
+        // One hasher, so logins and admin password changes share its concurrency bound.
+        let hasher = PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
+            .context("preparing the password hasher")?;
         let state = AppState {
+            admin: admin::admin_state(
+                &config,
+                store.clone(),
+                keyring.clone(),
+                clock.clone(),
+                issuer.clone(),
+                hasher.clone(),
+            )?,
             authorize: AuthorizeState {
                 store: store.clone(),
                 issuer: issuer.clone(),
                 clock: clock.clone(),
-                hasher: PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
-                    .context("preparing the password hasher")?,
+                hasher,
                 csrf: CsrfKey::derive(keyring.kek()).context("deriving the CSRF key")?,
                 cookies: CookiePolicy {
                     secure: !config.is_loopback_http_issuer(),
@@ -160,6 +209,9 @@ impl Application {
                     idle_ttl: config.session.idle_ttl,
                 },
                 code_ttl: config.tokens.code_ttl,
+                keyring: keyring.clone(),
+                backchannel: Backchannel::new(DeliveryPolicy::default())
+                    .context("preparing back-channel logout delivery")?,
             },
             token: TokenState {
                 store: store.clone(),
@@ -172,6 +224,11 @@ impl Application {
                     refresh_token: config.tokens.refresh_token_ttl,
                     refresh_token_idle: config.tokens.refresh_token_idle_ttl,
                 },
+                clients: Arc::new(ClientCache::new(config.tokens.client_cache_ttl)),
+                client_keys: Arc::new(
+                    JwksCache::new(config.is_loopback_http_issuer())
+                        .context("preparing jwks_uri fetching for private_key_jwt")?,
+                ),
             },
             userinfo: UserinfoState {
                 discovery,
@@ -190,6 +247,7 @@ impl Application {
             .merge(portcullis_token::router())
             .merge(portcullis_userinfo::router())
             .merge(ops::router())
+            .merge(portcullis_admin::router(config.registration.mode))
             .with_state(state)
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,

@@ -69,6 +69,26 @@ impl RevocationStore for PgStore {
             .await
             .map_err(from_sqlx)
     }
+
+    async fn spend_token_id(
+        &self,
+        jti: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // One guarded insert: of concurrent spenders exactly one inserts the row.
+        let done = sqlx::query(
+            "insert into revoked_token_id (jti, expires_at, revoked_at) values ($1, $2, $3) \
+             on conflict (jti) do nothing",
+        )
+        .bind(jti)
+        .bind(expires_at.0)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 #[async_trait]

@@ -25,6 +25,7 @@ mod grants;
 mod keys;
 mod purge;
 mod refresh_tokens;
+mod registration;
 mod sessions;
 mod users;
 

@@ -2,17 +2,23 @@
 //! the form-urlencoded id and secret (`client_secret_basic`, §2.3.1 and Appendix B), the
 //! id and secret in the body (`client_secret_post`), or the id alone for a public client
 //! (`none`; PKCE then carries the proof, RFC 7636). A request uses one method only
-//! (§2.3). Secrets are compared in constant time against the stored SHA-256.
+//! (§2.3). Secrets are compared in constant time against the stored SHA-256. The
+//! `/revoke` and `/introspect` endpoints authenticate the same way (RFC 7009 §2.1, RFC
+//! 7662 §2.1), and client records come through the short-lived [`ClientCache`].
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use portcullis_core::Timestamp;
 use portcullis_core::ids::ClientId;
 use portcullis_core::model::{Client, ClientType};
 use portcullis_core::store::ClientStore;
 
+use crate::client_cache::ClientCache;
 use crate::error::{ClientAuthFailure, TokenError};
 use crate::request::BodyCredentials;
 
@@ -185,20 +191,26 @@ pub(crate) fn identify(
 #[derive(Debug)]
 pub(crate) struct AuthenticatedClient {
     /// The registered client.
-    pub(crate) client: Client,
+    pub(crate) client: Arc<Client>,
+    /// Whether it proved who it is (its secret or, under `private_key_jwt`, a signed
+    /// assertion); `false` for a public client that only named itself (`none`). The
+    /// `client_credentials` grant and introspection need `true`.
+    pub(crate) used_secret: bool,
 }
 
-/// Checks what was presented against the registered client.
+/// Checks what was presented against the registered client, read through `cache`.
 pub(crate) async fn authenticate(
+    cache: &ClientCache,
     store: &dyn ClientStore,
     presented: Presented,
+    now: Timestamp,
 ) -> Result<AuthenticatedClient, TokenError> {
     let used_basic_auth = presented.used_basic_auth();
     let refuse = |failure| TokenError::invalid_client(used_basic_auth, failure);
-    let client = store
-        .find_client(&ClientId(presented.client_id().to_owned()))
+    let client = cache
+        .find(store, &ClientId(presented.client_id().to_owned()), now)
         .await
-        .context("load client for token request")?
+        .context("load client for client authentication")?
         .ok_or_else(|| refuse(ClientAuthFailure::UnknownClient))?;
     // Either secret method is accepted for any client holding a secret: the registered
     // `token_endpoint_auth_method` is advisory for clients created by the operator,
@@ -211,7 +223,10 @@ pub(crate) async fn authenticate(
             if client.client_type != ClientType::Public || client.secret_hash.is_some() {
                 return Err(refuse(ClientAuthFailure::SecretRequired));
             }
-            return Ok(AuthenticatedClient { client });
+            return Ok(AuthenticatedClient {
+                client,
+                used_secret: false,
+            });
         }
     };
     let hash = client
@@ -221,7 +236,10 @@ pub(crate) async fn authenticate(
     if !hash.matches(&secret) {
         return Err(refuse(ClientAuthFailure::WrongSecret));
     }
-    Ok(AuthenticatedClient { client })
+    Ok(AuthenticatedClient {
+        client,
+        used_secret: true,
+    })
 }
 
 #[cfg(test)]
@@ -319,6 +337,7 @@ mod tests {
         BodyCredentials {
             client_id: client_id.map(Into::into),
             client_secret: client_secret.map(Into::into),
+            ..BodyCredentials::default()
         }
     }
 

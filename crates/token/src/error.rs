@@ -36,6 +36,23 @@ pub enum ClientAuthFailure {
     NoSecretRegistered,
     /// The body's `client_id` differs from the one in the `Authorization` header.
     ClientIdMismatch,
+    /// A public client called `/introspect`, which only clients able to authenticate may
+    /// use (RFC 7662 §2.1, §4).
+    PublicClient,
+    /// `private_key_jwt` (RFC 7523): the assertion is not a JWT with the claims §3 needs.
+    AssertionMalformed,
+    /// The client did not register `private_key_jwt`, so it may not use assertions.
+    AssertionNotRegistered,
+    /// The client's keys are missing, invalid or could not be fetched from `jwks_uri`.
+    AssertionKeysUnavailable,
+    /// No registered key of the assertion's `kid` and algorithm verifies its signature.
+    AssertionSignature,
+    /// `iss` or `sub` is not the client, or `aud` is not this server (RFC 7523 §3).
+    AssertionClaims,
+    /// `exp` has passed or is too far ahead, or `nbf`/`iat` lie in the future.
+    AssertionExpired,
+    /// The `jti` was used before: a replayed assertion (RFC 7523 §3 item 7).
+    AssertionReplayed,
 }
 
 /// Why a grant was refused with `invalid_grant` (RFC 6749 §5.2, RFC 7636 §4.6). Some

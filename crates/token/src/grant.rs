@@ -1,8 +1,10 @@
-//! The grants `POST /token` serves, one module each (RFC 6749 §4.1.3 code exchange, §6
-//! refresh), and what they share: the client must be registered for the grant type
-//! (`unauthorized_client`, §5.2), and the grant and its user must still be active.
+//! The grants `POST /token` serves, one module each (RFC 6749 §4.1.3 code exchange, §4.4
+//! client credentials, §6 refresh), and what they share: the client must be registered
+//! for the grant type (`unauthorized_client`, §5.2), and the grant and its user must still
+//! be active.
 
 mod authorization_code;
+mod client_credentials;
 mod refresh_token;
 
 use anyhow::Context as _;
@@ -27,6 +29,7 @@ pub(crate) async fn exchange(
     let grant_type = match &request {
         GrantRequest::AuthorizationCode(_) => GrantType::AuthorizationCode,
         GrantRequest::RefreshToken(_) => GrantType::RefreshToken,
+        GrantRequest::ClientCredentials(_) => GrantType::ClientCredentials,
     };
     if !client.client.grant_types.contains(&grant_type) {
         return Err(TokenError::UnauthorizedClient);
@@ -37,6 +40,9 @@ pub(crate) async fn exchange(
         }
         GrantRequest::RefreshToken(request) => {
             refresh_token::refresh(state, client, request, now).await
+        }
+        GrantRequest::ClientCredentials(request) => {
+            client_credentials::issue_client_token(state, client, request, now)
         }
     }
 }

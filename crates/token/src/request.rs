@@ -1,8 +1,12 @@
 //! Parsing a token request (RFC 6749 §3.2): a form-encoded `POST` body, read into pairs
 //! by hand so a repeated parameter is refused and an empty one counts as absent (§3.2),
 //! then `grant_type` first (missing → `invalid_request`, unknown →
-//! `unsupported_grant_type`) and a typed request per grant (§4.1.3, §6; RFC 7636 §4.5)
-//! whose missing fields are `invalid_request`. Unknown parameters are ignored (§3.2).
+//! `unsupported_grant_type`) and a typed request per grant (§4.1.3, §4.4.2, §6; RFC 7636
+//! §4.5) whose missing fields are `invalid_request`. Unknown parameters are ignored (§3.2).
+//!
+//! Revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1) requests are read by the
+//! same rules into one typed request: the `token`, and a `token_type_hint` that only
+//! orders the lookups.
 
 use std::collections::BTreeMap;
 
@@ -11,15 +15,26 @@ use portcullis_core::scope::ScopeSet;
 
 use crate::error::TokenError;
 
-/// The parameters this endpoint reads; any of them sent twice makes the request
-/// ambiguous (§3.2: parameters MUST NOT be included more than once).
-const KNOWN_PARAMETERS: &[&str] = &[
+/// The parameters `/token` reads; any of them sent twice makes the request ambiguous
+/// (§3.2: parameters MUST NOT be included more than once).
+const TOKEN_PARAMETERS: &[&str] = &[
     "grant_type",
     "code",
     "redirect_uri",
     "code_verifier",
     "refresh_token",
     "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+/// The parameters `/revoke` and `/introspect` read (RFC 7009 §2.1, RFC 7662 §2.1), with
+/// the same rule against repeats.
+const EXISTING_TOKEN_PARAMETERS: &[&str] = &[
+    "token",
+    "token_type_hint",
     "client_id",
     "client_secret",
     "client_assertion",
@@ -42,6 +57,10 @@ pub(crate) struct BodyCredentials {
     pub(crate) client_id: Option<String>,
     /// `client_secret` (`client_secret_post`).
     pub(crate) client_secret: Option<String>,
+    /// `client_assertion` (`private_key_jwt`, RFC 7523 §2.2).
+    pub(crate) client_assertion: Option<String>,
+    /// `client_assertion_type` (RFC 7521 §4.2).
+    pub(crate) client_assertion_type: Option<String>,
 }
 
 /// One request per grant type we serve.
@@ -51,6 +70,8 @@ pub(crate) enum GrantRequest {
     AuthorizationCode(AuthorizationCodeRequest),
     /// `grant_type=refresh_token` (§6).
     RefreshToken(RefreshTokenRequest),
+    /// `grant_type=client_credentials` (§4.4.2).
+    ClientCredentials(ClientCredentialsRequest),
 }
 
 /// The code exchange (§4.1.3; RFC 7636 §4.5).
@@ -74,6 +95,50 @@ pub(crate) struct RefreshTokenRequest {
     pub(crate) scope: Option<ScopeSet>,
 }
 
+/// The client credentials grant (§4.4.2).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ClientCredentialsRequest {
+    /// The scope asked for; absent means the client's default.
+    pub(crate) scope: Option<ScopeSet>,
+}
+
+/// The kinds of token `/revoke` and `/introspect` know, as named by `token_type_hint`
+/// (RFC 7009 §2.1, RFC 7662 §2.1). A hint only: the server looks the other way too when
+/// the hinted one finds nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// `access_token`.
+    AccessToken,
+    /// `refresh_token`.
+    RefreshToken,
+}
+
+impl TokenKind {
+    /// The order to look a token up in: the hinted kind first (RFC 7009 §2.1, RFC 7662
+    /// §2.1), the other one after, since a hint may be wrong. Without a hint, access
+    /// tokens first: checking a JWT needs no I/O, and anything else fails it at once.
+    pub(crate) fn lookup_order(hint: Option<TokenKind>) -> [TokenKind; 2] {
+        match hint {
+            Some(TokenKind::RefreshToken) => [TokenKind::RefreshToken, TokenKind::AccessToken],
+            Some(TokenKind::AccessToken) | None => {
+                [TokenKind::AccessToken, TokenKind::RefreshToken]
+            }
+        }
+    }
+}
+
+/// A `/revoke` or `/introspect` request: a token the client holds.
+#[derive(PartialEq, Eq)]
+pub(crate) struct ExistingTokenRequest {
+    /// Client credentials carried in the body, if any.
+    pub(crate) body_credentials: BodyCredentials,
+    /// The token, as presented.
+    pub(crate) token: String,
+    /// The hint, when it names a type we issue; other values are ignored, as RFC 7009
+    /// §2.1 allows (no `unsupported_token_type`).
+    pub(crate) hint: Option<TokenKind>,
+}
+
 // Secrets, codes, verifiers and tokens never reach a log, even through `{:?}`.
 impl std::fmt::Debug for BodyCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +148,11 @@ impl std::fmt::Debug for BodyCredentials {
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "client_assertion",
+                &self.client_assertion.as_ref().map(|_| "<redacted>"),
+            )
+            .field("client_assertion_type", &self.client_assertion_type)
             .finish()
     }
 }
@@ -95,6 +165,15 @@ impl std::fmt::Debug for AuthorizationCodeRequest {
                 "code_verifier",
                 &self.code_verifier.as_ref().map(|_| "<redacted>"),
             )
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ExistingTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExistingTokenRequest")
+            .field("body_credentials", &self.body_credentials)
+            .field("hint", &self.hint)
             .finish_non_exhaustive()
     }
 }
@@ -125,13 +204,14 @@ pub(crate) fn is_form_encoded(headers: &HeaderMap) -> bool {
 struct Params(BTreeMap<String, String>);
 
 impl Params {
-    fn parse(body: &[u8]) -> Result<Self, TokenError> {
+    /// Reads the pairs of `body`; any of `known` sent twice is refused.
+    fn parse(body: &[u8], known: &[&str]) -> Result<Self, TokenError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
             .map_err(|_| TokenError::InvalidRequest("the body is not form-urlencoded"))?;
         let mut map = BTreeMap::new();
         let mut seen = Vec::new();
         for (name, value) in pairs {
-            if KNOWN_PARAMETERS.contains(&name.as_str()) {
+            if known.contains(&name.as_str()) {
                 if seen.contains(&name) {
                     return Err(TokenError::InvalidRequest(
                         "a request parameter is repeated",
@@ -154,11 +234,30 @@ impl Params {
     fn require(&mut self, name: &str, missing: &'static str) -> Result<String, TokenError> {
         self.take(name).ok_or(TokenError::InvalidRequest(missing))
     }
+
+    /// `scope`, when sent and not blank; malformed is `invalid_scope` (§5.2).
+    fn scope(&mut self) -> Result<Option<ScopeSet>, TokenError> {
+        let Some(raw) = self.take("scope") else {
+            return Ok(None);
+        };
+        let scope = ScopeSet::parse(&raw).map_err(|_| TokenError::InvalidScope)?;
+        // Only spaces: as good as omitted.
+        Ok((!scope.is_empty()).then_some(scope))
+    }
+
+    fn body_credentials(&mut self) -> BodyCredentials {
+        BodyCredentials {
+            client_id: self.take("client_id"),
+            client_secret: self.take("client_secret"),
+            client_assertion: self.take("client_assertion"),
+            client_assertion_type: self.take("client_assertion_type"),
+        }
+    }
 }
 
 /// Parses a form-encoded token request body.
 pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, TokenError> {
-    let mut params = Params::parse(body)?;
+    let mut params = Params::parse(body, TOKEN_PARAMETERS)?;
     let grant_type = params.require("grant_type", "grant_type is missing")?;
     let grant = match grant_type.as_str() {
         "authorization_code" => GrantRequest::AuthorizationCode(AuthorizationCodeRequest {
@@ -168,23 +267,34 @@ pub(crate) fn parse_token_request(body: &[u8]) -> Result<TokenRequest, TokenErro
         }),
         "refresh_token" => GrantRequest::RefreshToken(RefreshTokenRequest {
             refresh_token: params.require("refresh_token", "refresh_token is missing")?,
-            scope: match params.take("scope") {
-                Some(raw) => {
-                    let scope = ScopeSet::parse(&raw).map_err(|_| TokenError::InvalidScope)?;
-                    // Only spaces: as good as omitted.
-                    (!scope.is_empty()).then_some(scope)
-                }
-                None => None,
-            },
+            scope: params.scope()?,
+        }),
+        "client_credentials" => GrantRequest::ClientCredentials(ClientCredentialsRequest {
+            scope: params.scope()?,
         }),
         _ => return Err(TokenError::UnsupportedGrantType),
     };
     Ok(TokenRequest {
-        body_credentials: BodyCredentials {
-            client_id: params.take("client_id"),
-            client_secret: params.take("client_secret"),
-        },
+        body_credentials: params.body_credentials(),
         grant,
+    })
+}
+
+/// Parses a form-encoded `/revoke` or `/introspect` body.
+pub(crate) fn parse_existing_token_request(
+    body: &[u8],
+) -> Result<ExistingTokenRequest, TokenError> {
+    let mut params = Params::parse(body, EXISTING_TOKEN_PARAMETERS)?;
+    let token = params.require("token", "token is missing")?;
+    let hint = match params.take("token_type_hint").as_deref() {
+        Some("access_token") => Some(TokenKind::AccessToken),
+        Some("refresh_token") => Some(TokenKind::RefreshToken),
+        _ => None,
+    };
+    Ok(ExistingTokenRequest {
+        body_credentials: params.body_credentials(),
+        token,
+        hint,
     })
 }
 
@@ -213,7 +323,7 @@ mod tests {
             TokenRequest {
                 body_credentials: BodyCredentials {
                     client_id: Some("app".into()),
-                    client_secret: None,
+                    ..BodyCredentials::default()
                 },
                 grant: GrantRequest::AuthorizationCode(AuthorizationCodeRequest {
                     code: "pcc_abc".into(),
@@ -243,6 +353,63 @@ mod tests {
             panic!("not a refresh request");
         };
         assert_eq!(refresh.scope, None, "an empty scope counts as omitted");
+    }
+
+    #[test]
+    fn client_credentials_parses_its_optional_scope() {
+        let parsed =
+            parse_token_request(b"grant_type=client_credentials&scope=api.read+api.write").unwrap();
+        assert_eq!(
+            parsed.grant,
+            GrantRequest::ClientCredentials(ClientCredentialsRequest {
+                scope: Some(ScopeSet::parse("api.read api.write").unwrap()),
+            })
+        );
+        let parsed = parse_token_request(b"grant_type=client_credentials").unwrap();
+        assert_eq!(
+            parsed.grant,
+            GrantRequest::ClientCredentials(ClientCredentialsRequest { scope: None })
+        );
+    }
+
+    #[test]
+    fn revocation_and_introspection_requests_parse_token_and_hint() {
+        let parsed = parse_existing_token_request(
+            b"token=pcr_x&token_type_hint=refresh_token&client_id=app&client_secret=s",
+        )
+        .unwrap();
+        assert_eq!(parsed.token, "pcr_x");
+        assert_eq!(parsed.hint, Some(TokenKind::RefreshToken));
+        assert_eq!(parsed.body_credentials.client_id.as_deref(), Some("app"));
+        let parsed =
+            parse_existing_token_request(b"token=a.b.c&token_type_hint=access_token").unwrap();
+        assert_eq!(parsed.hint, Some(TokenKind::AccessToken));
+        // RFC 7009 §2.1: a hint we do not know is ignored, not an error.
+        let parsed = parse_existing_token_request(b"token=a.b.c&token_type_hint=id_token").unwrap();
+        assert_eq!(parsed.hint, None);
+    }
+
+    #[test]
+    fn revocation_and_introspection_need_exactly_one_token() {
+        for body in [
+            "",
+            "token=",
+            "token_type_hint=access_token",
+            "token=a&token=b",
+        ] {
+            let code = match parse_existing_token_request(body.as_bytes()) {
+                Ok(r) => panic!("expected an error for {body:?}, parsed {r:?}"),
+                Err(e) => e.code(),
+            };
+            assert_eq!(code, "invalid_request", "{body:?}");
+        }
+        assert!(
+            !format!(
+                "{:?}",
+                parse_existing_token_request(b"token=pcr_secret").unwrap()
+            )
+            .contains("pcr_secret")
+        );
     }
 
     #[test]
@@ -281,7 +448,7 @@ mod tests {
             "unsupported_grant_type"
         );
         assert_eq!(
-            error_code("grant_type=client_credentials"),
+            error_code("grant_type=urn:ietf:params:oauth:grant-type:device_code"),
             "unsupported_grant_type"
         );
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Issuing the successful token response (RFC 6749 §5.1), shared by every grant: the RFC
 //! 9068 access token, the ID token when the scope has `openid` (OIDC Core §2, §3.1.3.3,
 //! §3.1.3.6 `at_hash`, §12.2 on refresh), the refresh token when the OIDC Core §11 rule
-//! allows one, and `Cache-Control: no-store` with `Pragma: no-cache` (§5.1).
+//! allows one, and `Cache-Control: no-store` with `Pragma: no-cache` (§5.1). The
+//! `client_credentials` grant gets an access token of its own shape (§4.4.3).
 
 use anyhow::Context as _;
 use axum::Json;
@@ -9,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::Timestamp;
 use portcullis_core::ids::SessionId;
 use portcullis_core::model::{Client, Grant, GrantType, RefreshToken, SigningAlg};
+use portcullis_core::roles::ROLES_SCOPE;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::secret::{PlainSecret, SecretKind};
 use portcullis_core::tokens::{
-    ACCESS_TOKEN_ALG, AccessTokenClaims, DEFAULT_ID_TOKEN_ALG, IdTokenClaims, TokenLifetimes,
-    access_token_audience, at_hash, mint_access_token, mint_id_token, new_jti,
+    ACCESS_TOKEN_ALG, AccessTokenClaims, DEFAULT_ID_TOKEN_ALG, IdTokenClaims, IdTokenWithRoles,
+    TokenLifetimes, access_token_audience, at_hash, mint_access_token, mint_id_token, new_jti,
 };
 use serde::Serialize;
 
@@ -21,10 +23,10 @@ use crate::TokenState;
 use crate::error::{TokenError, set_no_store};
 
 /// The scope that makes a request an OpenID Connect one.
-const OPENID: &str = "openid";
+pub(crate) const OPENID: &str = "openid";
 
 /// The scope that asks for a refresh token in OpenID Connect (OIDC Core §11).
-const OFFLINE_ACCESS: &str = "offline_access";
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 
 /// What the access and ID tokens say about one issuance.
 pub(crate) struct Issue<'a> {
@@ -40,6 +42,8 @@ pub(crate) struct Issue<'a> {
     pub(crate) session_id: Option<SessionId>,
     /// When the user authenticated.
     pub(crate) auth_time: Timestamp,
+    /// The user's roles, released in the ID token with the `roles` scope.
+    pub(crate) roles: &'a [String],
 }
 
 /// Signed tokens, not yet handed out.
@@ -103,7 +107,11 @@ pub(crate) fn mint_tokens(
             amr: vec!["pwd".to_owned()],
         };
         let alg = id_token_alg(issue.client);
-        Some(mint_id_token(&keys, alg, &claims, now).context("sign ID token")?)
+        let with_roles = IdTokenWithRoles {
+            claims: &claims,
+            roles: issue.scope.contains(ROLES_SCOPE).then_some(issue.roles),
+        };
+        Some(mint_id_token(&keys, alg, &with_roles, now).context("sign ID token")?)
     } else {
         None
     };
@@ -111,6 +119,40 @@ pub(crate) fn mint_tokens(
         access_token,
         id_token,
         scope: issue.scope.to_string(),
+        expires_in: state.lifetimes.access_token.as_secs(),
+    })
+}
+
+/// Signs the access token of the `client_credentials` grant (RFC 6749 §4.4.3): the
+/// client acts for itself, so `sub` is its id, and no grant, session or user stands
+/// behind the token (no `gid`, `sid` or `auth_time`); there is no ID token.
+pub(crate) fn mint_client_access_token(
+    state: &TokenState,
+    client: &Client,
+    scope: &ScopeSet,
+    now: Timestamp,
+) -> Result<MintedTokens, TokenError> {
+    let issuer = state.issuer.to_string();
+    let client_id = client.client_id.as_str().to_owned();
+    let claims = AccessTokenClaims {
+        aud: access_token_audience(&issuer),
+        iss: issuer,
+        sub: client_id.clone(),
+        client_id,
+        scope: scope.to_string(),
+        iat: now.unix(),
+        exp: now.plus(state.lifetimes.access_token).unix(),
+        jti: new_jti().context("generate access token id")?,
+        gid: None,
+        sid: None,
+        auth_time: None,
+    };
+    let access_token = mint_access_token(&state.keyring.current(), ACCESS_TOKEN_ALG, &claims, now)
+        .context("sign access token")?;
+    Ok(MintedTokens {
+        access_token,
+        id_token: None,
+        scope: claims.scope,
         expires_in: state.lifetimes.access_token.as_secs(),
     })
 }

@@ -1,5 +1,5 @@
-//! `portcullis client …`: create, list, show and delete OAuth clients, through the same
-//! domain functions the admin API and dynamic registration use.
+//! `portcullis client …`: create, list, show, delete and rotate the secret of OAuth
+//! clients, through the same domain functions the admin API and dynamic registration use.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use portcullis_core::Clock;
 use portcullis_core::clients::{self, NewClient};
-use portcullis_core::model::Client;
+use portcullis_core::model::{Client, ClientMetadata, TokenEndpointAuthMethod};
 use portcullis_core::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -32,6 +32,16 @@ pub(crate) enum ClientCommand {
         /// The most the client may ask for, space-separated.
         #[arg(long, value_name = "S")]
         scope: Option<String>,
+        /// Token endpoint authentication: client_secret_basic (default for confidential
+        /// clients), client_secret_post or private_key_jwt (needs --jwks-uri).
+        #[arg(long, value_name = "M")]
+        auth_method: Option<String>,
+        /// The client's JWK set URL, for private_key_jwt.
+        #[arg(long, value_name = "URI")]
+        jwks_uri: Option<String>,
+        /// `web` (default) or `native` (RFC 8252 redirect URI rules).
+        #[arg(long, value_name = "T")]
+        application_type: Option<String>,
         /// Print one JSON object (with `client_id` and, once, `client_secret`).
         #[arg(long)]
         json: bool,
@@ -52,6 +62,11 @@ pub(crate) enum ClientCommand {
     },
     /// Delete a client and everything issued to it.
     Delete {
+        /// The client id.
+        client_id: String,
+    },
+    /// Give a client a new secret (printed once); the old one stops working.
+    RotateSecret {
         /// The client id.
         client_id: String,
     },
@@ -101,8 +116,19 @@ pub(crate) async fn run(
             public,
             grant_types,
             scope,
+            auth_method,
+            jwks_uri,
+            application_type,
             json,
         } => {
+            let auth_method = match auth_method {
+                None => None,
+                Some(m) => Some(TokenEndpointAuthMethod::parse(&m).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--auth-method must be client_secret_basic, client_secret_post, private_key_jwt or none"
+                    )
+                })?),
+            };
             let new = NewClient {
                 name,
                 redirect_uris,
@@ -110,6 +136,12 @@ pub(crate) async fn run(
                 public,
                 grant_types,
                 scope,
+                auth_method,
+                metadata: ClientMetadata {
+                    jwks_uri,
+                    application_type,
+                    ..ClientMetadata::default()
+                },
                 ..NewClient::default()
             };
             let (client, secret) = clients::create_client(store.as_ref(), new, clock.now()).await?;
@@ -175,6 +207,20 @@ pub(crate) async fn run(
             )
             .await?;
             writeln!(out, "deleted client {client_id}")?;
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let (_, secret) =
+                clients::rotate_client_secret(store.as_ref(), &client_id, clock.now()).await?;
+            super::audit(
+                &store,
+                clock,
+                "client.rotate_secret",
+                &client_id,
+                serde_json::Value::Null,
+            )
+            .await?;
+            writeln!(out, "client_secret: {}", secret.expose())?;
+            writeln!(out, "(the secret is shown only now; it is stored hashed)")?;
         }
     }
     Ok(())

@@ -2,11 +2,10 @@
 //! a key-encryption key for a Postgres deployment.
 
 use std::io::Write;
-use std::time::Duration;
 
 use clap::Subcommand;
 use portcullis_core::Clock;
-use portcullis_core::keyring::{self, KeyEncryptionKey, Keyring, RotationPolicy};
+use portcullis_core::keyring::{self, KeyEncryptionKey, Keyring};
 
 use crate::config::Config;
 use crate::store::{open_store, resolve_key_encryption_key};
@@ -24,13 +23,6 @@ pub(crate) enum KeysCommand {
     Rotate,
     /// Print a fresh key-encryption key (for PORTCULLIS_KEY_ENCRYPTION_KEY).
     GenerateKek,
-}
-
-/// How long a superseded key stays published after its successor activates: the longest
-/// token lifetime, plus one reload interval because a replica that has not reloaded yet
-/// keeps signing with the old key until it does.
-fn retire_after(config: &Config) -> Duration {
-    config.longest_signed_token_ttl() + config.keys.reload_interval
 }
 
 pub(crate) async fn run(
@@ -88,10 +80,7 @@ pub(crate) async fn run(
             let kek = resolve_key_encryption_key(config)?;
             let store = open_store(config).await?;
             let ring = Keyring::open(store.as_ref(), kek, clock.now()).await?;
-            let policy = RotationPolicy {
-                publish_delay: config.keys.publish_delay,
-                retire_after: retire_after(config),
-            };
+            let policy = config.rotation_policy();
             let created =
                 keyring::rotate_signing_keys(store.as_ref(), ring.kek(), clock.now(), policy)
                     .await?;

@@ -53,6 +53,15 @@ pub(crate) enum UserCommand {
         #[arg(long, value_name = "U")]
         username: String,
     },
+    /// Replace a user's roles (e.g. `--role admin`); no `--role` removes them all.
+    SetRoles {
+        /// Login name.
+        #[arg(long, value_name = "U")]
+        username: String,
+        /// Role (repeatable).
+        #[arg(long = "role", value_name = "R")]
+        roles: Vec<String>,
+    },
     /// Replace a user's password, read from the first line of stdin.
     SetPassword {
         /// Login name.
@@ -64,7 +73,7 @@ pub(crate) enum UserCommand {
     },
 }
 
-fn read_password() -> anyhow::Result<SecretString> {
+pub(super) fn read_password() -> anyhow::Result<SecretString> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
@@ -72,7 +81,7 @@ fn read_password() -> anyhow::Result<SecretString> {
     Ok(SecretString::from(password))
 }
 
-fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
+pub(super) fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
     Ok(PasswordHasher::new(
         config.argon2()?,
         config.password.max_concurrent,
@@ -173,6 +182,18 @@ pub(crate) async fn run(
             )
             .await?;
             writeln!(out, "enabled user {username}")?;
+        }
+        UserCommand::SetRoles { username, roles } => {
+            let user = users::set_roles(store.as_ref(), &username, roles, clock.now()).await?;
+            super::audit(
+                &store,
+                clock,
+                "user.set_roles",
+                &username,
+                serde_json::json!({ "roles": user.roles }),
+            )
+            .await?;
+            writeln!(out, "roles of {username}: {}", user.roles.join(" "))?;
         }
         UserCommand::SetPassword {
             username,

@@ -93,7 +93,7 @@ pub(super) async fn redeem_code(
         revoked_at.is_none_or(|at| at >= now)
     })
     .await?;
-    find_active_user(store, code.user_id).await?;
+    let user = find_active_user(store, code.user_id).await?;
     let minted = mint_tokens(
         state,
         &Issue {
@@ -103,6 +103,7 @@ pub(super) async fn redeem_code(
             nonce: code.nonce.as_deref(),
             session_id: Some(code.session_id),
             auth_time: code.auth_time,
+            roles: &user.roles,
         },
         now,
     )?;

@@ -43,7 +43,7 @@ pub(super) async fn refresh(
         None => old.scope.clone(),
     };
     let grant = find_grant(store, old.grant_id, |revoked_at| revoked_at.is_none()).await?;
-    find_active_user(store, grant.user_id).await?;
+    let user = find_active_user(store, grant.user_id).await?;
     // OIDC Core §12.2: the original authentication's time and session; no nonce.
     let minted = mint_tokens(
         state,
@@ -54,6 +54,7 @@ pub(super) async fn refresh(
             nonce: None,
             session_id: grant.session_id,
             auth_time: grant.auth_time,
+            roles: &user.roles,
         },
         now,
     )?;

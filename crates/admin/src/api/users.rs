@@ -1,0 +1,249 @@
+//! `/admin/users`: list, create, read, update the profile of, disable, enable, set the
+//! password of and assign roles to users. Passwords travel only in request bodies and
+//! are never returned, logged or audited.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use portcullis_core::model::{User, UserProfile};
+use portcullis_core::users::{self, NewUser};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{json_body, record};
+use crate::AdminState;
+use crate::auth::Admin;
+use crate::error::AdminError;
+
+/// A user as the admin API shows it: never the password hash.
+pub(crate) fn user_view(u: &User) -> Value {
+    json!({
+        "user_id": u.user_id,
+        "username": u.username,
+        "email": u.profile.email,
+        "email_verified": u.profile.email_verified,
+        "name": u.profile.name,
+        "given_name": u.profile.given_name,
+        "family_name": u.profile.family_name,
+        "picture": u.profile.picture,
+        "roles": u.roles,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+/// Profile claims in a request body; absent ones are cleared.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    picture: Option<String>,
+}
+
+impl From<ProfileBody> for UserProfile {
+    fn from(p: ProfileBody) -> Self {
+        UserProfile {
+            email: p.email,
+            email_verified: p.email_verified,
+            name: p.name,
+            given_name: p.given_name,
+            family_name: p.family_name,
+            picture: p.picture,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUserBody {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    picture: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolesBody {
+    roles: Vec<String>,
+}
+
+/// `GET /admin/users`.
+pub(crate) async fn get_users(
+    State(state): State<AdminState>,
+    _admin: Admin,
+) -> Result<Response, AdminError> {
+    let all = state.store.list_users().await?;
+    Ok(Json(all.iter().map(user_view).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST /admin/users`: `201` with the user.
+pub(crate) async fn post_user(
+    State(state): State<AdminState>,
+    admin: Admin,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let b: CreateUserBody = json_body(&body)?;
+    let new = NewUser {
+        username: b.username,
+        password: b.password,
+        profile: UserProfile {
+            email: b.email,
+            email_verified: b.email_verified,
+            name: b.name,
+            given_name: b.given_name,
+            family_name: b.family_name,
+            picture: b.picture,
+        },
+        roles: b.roles,
+    };
+    let user =
+        users::create_user(state.store.as_ref(), &state.hasher, new, state.clock.now()).await?;
+    record(
+        &state,
+        &admin,
+        "user.create",
+        &user.username,
+        json!({ "user_id": user.user_id, "roles": user.roles }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(user_view(&user))).into_response())
+}
+
+/// `GET /admin/users/{username}`.
+pub(crate) async fn get_user(
+    State(state): State<AdminState>,
+    _admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    let user = users::find_by_username(state.store.as_ref(), &username).await?;
+    Ok(Json(user_view(&user)).into_response())
+}
+
+/// `PUT /admin/users/{username}`: replaces the profile claims.
+pub(crate) async fn put_user(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let profile: ProfileBody = json_body(&body)?;
+    let user = users::update_profile(
+        state.store.as_ref(),
+        &username,
+        profile.into(),
+        state.clock.now(),
+    )
+    .await?;
+    record(&state, &admin, "user.update", &username, Value::Null).await?;
+    Ok(Json(user_view(&user)).into_response())
+}
+
+async fn set_disabled(
+    state: AdminState,
+    admin: Admin,
+    username: String,
+    disabled: bool,
+) -> Result<Response, AdminError> {
+    users::set_disabled(state.store.as_ref(), &username, disabled, state.clock.now()).await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    record(&state, &admin, action, &username, Value::Null).await?;
+    let user = users::find_by_username(state.store.as_ref(), &username).await?;
+    Ok(Json(user_view(&user)).into_response())
+}
+
+/// `POST /admin/users/{username}/disable`: the user can no longer log in, and tokens
+/// issued to them stop working at `/userinfo` and here.
+pub(crate) async fn post_user_disable(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    set_disabled(state, admin, username, true).await
+}
+
+/// `POST /admin/users/{username}/enable`.
+pub(crate) async fn post_user_enable(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    set_disabled(state, admin, username, false).await
+}
+
+/// `PUT /admin/users/{username}/password`: `204`.
+pub(crate) async fn put_user_password(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let b: PasswordBody = json_body(&body)?;
+    users::set_password(
+        state.store.as_ref(),
+        &state.hasher,
+        &username,
+        b.password,
+        state.clock.now(),
+    )
+    .await?;
+    record(&state, &admin, "user.set_password", &username, Value::Null).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `PUT /admin/users/{username}/roles`: replaces the role list.
+pub(crate) async fn put_user_roles(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let b: RolesBody = json_body(&body)?;
+    let user =
+        users::set_roles(state.store.as_ref(), &username, b.roles, state.clock.now()).await?;
+    record(
+        &state,
+        &admin,
+        "user.set_roles",
+        &username,
+        json!({ "roles": user.roles }),
+    )
+    .await?;
+    Ok(Json(user_view(&user)).into_response())
+}

@@ -1,0 +1,136 @@
+//! Who may use the admin API: the bearer of one of our RFC 9068 access tokens (RFC 6750
+//! §2.1) that is still live (signature, issuer, audience and expiry; not revoked; its
+//! grant not revoked; its user not disabled) and carries the `admin` scope, issued either
+//! to a user who holds the `admin` role now, or, through client_credentials, to a client
+//! the operator allowed the `admin` scope. Anything not live is 401 `invalid_token`; a live
+//! token without the scope or role is 403 `insufficient_scope` (RFC 6750 §3.1).
+
+use anyhow::Context as _;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use portcullis_core::audit::Actor;
+use portcullis_core::ids::{ClientId, GrantId, UserId};
+use portcullis_core::roles::{ADMIN_ROLE, ADMIN_SCOPE, has_role};
+use portcullis_core::scope::ScopeSet;
+use portcullis_core::tokens::{AccessTokenClaims, access_token_audience, verify_access_token};
+
+use crate::AdminState;
+use crate::bearer::required_bearer_token;
+use crate::error::{AdminError, TokenKind};
+use crate::peer::PeerIp;
+
+/// An authenticated administrator and where the request came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Admin {
+    /// `user:<id>` or `client:<id>`, for the audit trail.
+    pub(crate) actor: Actor,
+    /// The peer.
+    pub(crate) peer: PeerIp,
+}
+
+fn invalid(reason: &'static str) -> AdminError {
+    AdminError::InvalidToken {
+        kind: TokenKind::Access,
+        reason,
+    }
+}
+
+impl<S> FromRequestParts<S> for Admin
+where
+    AdminState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AdminState::from_ref(state);
+        let Ok(peer) = PeerIp::from_request_parts(parts, &()).await;
+        let token = required_bearer_token(&parts.headers, TokenKind::Access)?;
+        let claims = verify_access_token(
+            &state.keyring.current(),
+            &state.issuer,
+            &access_token_audience(&state.issuer),
+            token,
+            state.clock.now(),
+        )
+        .map_err(|_| invalid("signature, issuer, audience or expiry check failed"))?;
+        let revoked = state
+            .store
+            .is_token_id_revoked(&claims.jti)
+            .await
+            .context("check whether the admin token id is revoked")?;
+        if revoked {
+            return Err(invalid("token id revoked"));
+        }
+        let scope = ScopeSet::parse(&claims.scope).map_err(|_| invalid("malformed scope"))?;
+        let actor = match &claims.gid {
+            Some(gid) => user_admin(&state, &claims, gid, &scope).await?,
+            None => client_admin(&state, &claims, &scope).await?,
+        };
+        Ok(Admin { actor, peer })
+    }
+}
+
+/// A token a user was issued: grant and user still live, the role still held.
+async fn user_admin(
+    state: &AdminState,
+    claims: &AccessTokenClaims,
+    gid: &str,
+    scope: &ScopeSet,
+) -> Result<Actor, AdminError> {
+    let user_id: UserId = claims
+        .sub
+        .parse()
+        .map_err(|_| invalid("subject is not a user"))?;
+    let grant_id: GrantId = gid.parse().map_err(|_| invalid("malformed grant id"))?;
+    let grant = state
+        .store
+        .find_grant(grant_id)
+        .await
+        .context("load the admin token's grant")?;
+    match grant {
+        Some(g) if g.revoked_at.is_none() && g.user_id == user_id => {}
+        _ => return Err(invalid("grant revoked, missing or of another user")),
+    }
+    let user = state
+        .store
+        .find_user(user_id)
+        .await
+        .context("load the admin token's user")?
+        .filter(|u| !u.disabled)
+        .ok_or(invalid("user missing or disabled"))?;
+    if !scope.contains(ADMIN_SCOPE) {
+        return Err(AdminError::InsufficientScope {
+            reason: "user token without the admin scope",
+        });
+    }
+    if !has_role(&user, ADMIN_ROLE) {
+        return Err(AdminError::InsufficientScope {
+            reason: "user does not hold the admin role",
+        });
+    }
+    Ok(Actor::user(user.user_id))
+}
+
+/// A client_credentials token: the client still exists and may still have the scope.
+async fn client_admin(
+    state: &AdminState,
+    claims: &AccessTokenClaims,
+    scope: &ScopeSet,
+) -> Result<Actor, AdminError> {
+    if claims.sub != claims.client_id {
+        return Err(invalid("token without a grant is not a client's own token"));
+    }
+    let client = state
+        .store
+        .find_client(&ClientId(claims.client_id.clone()))
+        .await
+        .context("load the admin token's client")?
+        .ok_or(invalid("client no longer exists"))?;
+    if !scope.contains(ADMIN_SCOPE) || !client.allowed_scope.contains(ADMIN_SCOPE) {
+        return Err(AdminError::InsufficientScope {
+            reason: "client token without the admin scope",
+        });
+    }
+    Ok(Actor::client(client.client_id))
+}

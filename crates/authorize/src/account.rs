@@ -1,0 +1,216 @@
+//! `GET /account`: what a signed-in user controls — their profile, the apps they gave
+//! access to (with "Revoke access"), where they are signed in (with "Sign out" and "Sign
+//! out everywhere") and their password. Without a session it shows its own login form
+//! (`POST /account/login`), which returns to the account page and nowhere else: no return
+//! URL ever comes from the browser.
+//!
+//! Every form carries a CSRF token bound to the session (OWASP ASVS V3.5, `core::csrf`,
+//! purpose `Account`) and is read through `form` (cross-site posts refused).
+
+mod actions;
+mod view;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use portcullis_core::csrf::CsrfPurpose;
+use portcullis_core::model::{Session, User};
+use portcullis_core::store::StoreError;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::cookies::CookieKind;
+use crate::flow::with_cookie;
+use crate::form::read_form;
+use crate::login::{
+    AuthenticateError, LOGIN_FAILED, authenticate, login_csrf_binding, login_csrf_valid,
+};
+use crate::pages::{LoginPage, error_page_with_hint, stale_account_form};
+use crate::session::{ClientIp, current_session, start_session};
+use crate::{ACCOUNT_PATH, AuthorizeState};
+
+pub(crate) use actions::{
+    post_change_password, post_end_all_sessions, post_end_session, post_revoke_app,
+};
+
+/// The signed-in user of this browser, if any (a disabled user is not signed in).
+async fn signed_in_user(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let Some(session) = current_session(state, headers).await? else {
+        return Ok(None);
+    };
+    let user = state
+        .store
+        .find_user(session.user_id)
+        .await?
+        .filter(|u| !u.disabled);
+    Ok(user.map(|u| (session, u)))
+}
+
+/// A store failure on the account pages.
+fn unavailable(e: &StoreError) -> Response {
+    tracing::error!(error = ?e, "account: store failure");
+    unavailable_page()
+}
+
+fn unavailable_page() -> Response {
+    error_page_with_hint(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Your account page is temporarily unavailable. Please try again shortly.",
+        "Reload your account page to see what has changed.",
+    )
+}
+
+/// The CSRF binding of account forms: the session, so a token works only in the browser
+/// (and the session) it was shown to.
+fn account_binding(session: &Session) -> Vec<u8> {
+    let mut b = session.session_id.0.as_bytes().to_vec();
+    b.extend_from_slice(b"\0account");
+    b
+}
+
+/// Forms whose first check is their CSRF token.
+trait CsrfProtected {
+    fn csrf_token(&self) -> &str;
+}
+
+/// Reads an account form and checks it belongs to this browser's session: cross-site posts
+/// and wrong tokens are refused, and without a session the browser goes to the account
+/// page (its login form).
+async fn read_account_form<T: DeserializeOwned + CsrfProtected>(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<(T, Session, User), Response> {
+    let form: T = read_form(headers, body).map_err(IntoResponse::into_response)?;
+    let (session, user) = match signed_in_user(state, headers).await {
+        Ok(Some(pair)) => pair,
+        Ok(None) => return Err(Redirect::to(ACCOUNT_PATH).into_response()),
+        Err(e) => return Err(unavailable(&e)),
+    };
+    if !state.csrf.verify(
+        CsrfPurpose::Account,
+        &account_binding(&session),
+        form.csrf_token(),
+    ) {
+        return Err(stale_account_form());
+    }
+    Ok((form, session, user))
+}
+
+/// Fixed messages after a change, chosen by a key in the query (never reflected text).
+fn notice(query: Option<&str>) -> Option<&'static str> {
+    #[derive(Deserialize)]
+    struct Done {
+        done: Option<String>,
+    }
+    let done: Done = serde_urlencoded::from_str(query?).ok()?;
+    match done.done?.as_str() {
+        "app-revoked" => {
+            Some("Access revoked. The app must ask you again before it can use your account.")
+        }
+        "session-ended" => Some("That session is signed out."),
+        "password-changed" => Some("Password changed. Your other sessions are signed out."),
+        _ => None,
+    }
+}
+
+/// `GET /account`.
+pub(crate) async fn get_account(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match signed_in_user(&state, &headers).await {
+        Ok(Some((session, user))) => {
+            view::render(
+                &state,
+                &session,
+                &user,
+                notice(query.as_deref()),
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Ok(None) => account_login_page(&state, &headers, None, StatusCode::OK, String::new()),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// The account's login form, with a CSRF token bound to the browser's CSRF cookie.
+fn account_login_page(
+    state: &AuthorizeState,
+    headers: &HeaderMap,
+    error: Option<&'static str>,
+    status: StatusCode,
+    username: String,
+) -> Response {
+    let Ok((binding, set_cookie)) = login_csrf_binding(state, headers) else {
+        return unavailable_page();
+    };
+    let page = LoginPage {
+        client_name: None,
+        action: "/account/login",
+        error,
+        csrf_token: state.csrf.token(CsrfPurpose::Login, binding.as_bytes()),
+        request: None,
+        username,
+    };
+    with_cookie((status, page).into_response(), set_cookie)
+}
+
+#[derive(Deserialize)]
+struct AccountLoginForm {
+    csrf_token: String,
+    username: String,
+    password: SecretString,
+}
+
+/// `POST /account/login`: the same checks as `/login`, then a fresh session and back to
+/// the account page.
+pub(crate) async fn post_account_login(
+    State(state): State<AuthorizeState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form: AccountLoginForm = match read_form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    if !login_csrf_valid(&state, &headers, &form.csrf_token) {
+        return stale_account_form();
+    }
+    let user = match authenticate(&state, &form.username, form.password).await {
+        Ok(u) => u,
+        Err(AuthenticateError::Store(e)) => return unavailable(&e),
+        Err(e @ AuthenticateError::Password(_)) => {
+            tracing::error!(error = %e, "account login: password verification failed to run");
+            return unavailable_page();
+        }
+    };
+    let Some(user) = user else {
+        tracing::info!("account login failed");
+        return account_login_page(
+            &state,
+            &headers,
+            Some(LOGIN_FAILED),
+            StatusCode::UNAUTHORIZED,
+            form.username,
+        );
+    };
+    let (session, secret) = match start_session(&state, &headers, &ip, user.user_id).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(&e),
+    };
+    tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in to the account page");
+    let cookie = state
+        .cookies
+        .set(CookieKind::Session, secret.expose(), state.sessions.ttl);
+    with_cookie(Redirect::to(ACCOUNT_PATH).into_response(), cookie)
+}

@@ -1,0 +1,277 @@
+//! The account page's changes, each a CSRF-checked `POST` answered by a redirect back to
+//! the page (post/redirect/get) or, when this browser's own session ended, by the
+//! signed-out page:
+//! - `POST /account/apps/revoke`: forgets the consent and revokes every grant of that app
+//!   with its refresh tokens (RFC 7009 §2.1 semantics: access tokens die with their grant
+//!   at every endpoint that checks it, `/userinfo` included).
+//! - `POST /account/sessions/end` and `/account/sessions/end-all`: "Sign out" and "Sign out
+//!   everywhere", with back-channel logout (`signout`).
+//! - `POST /account/password`: the current password, the new one twice (NIST SP 800-63B
+//!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use portcullis_core::ids::{AuditEventId, ClientId, SessionId, UserId};
+use portcullis_core::model::AuditEvent;
+use portcullis_core::users::{UserAdminError, change_password};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::{CsrfProtected, read_account_form, unavailable, unavailable_page, view};
+use crate::AuthorizeState;
+use crate::logout::signed_out;
+use crate::session::ClientIp;
+use crate::signout::{Ending, end_sessions};
+
+fn back_to_account(done: &str) -> Response {
+    Redirect::to(&format!("{}?done={done}", crate::ACCOUNT_PATH)).into_response()
+}
+
+fn actor(user_id: UserId) -> String {
+    format!("user:{user_id}")
+}
+
+/// Appends an audit event; a failure is logged and does not undo the change.
+async fn audit(
+    state: &AuthorizeState,
+    user_id: UserId,
+    action: &str,
+    target: Option<String>,
+    ip: &ClientIp,
+) {
+    let event = AuditEvent {
+        audit_event_id: AuditEventId::random(),
+        at: state.clock.now(),
+        actor: actor(user_id),
+        action: action.to_owned(),
+        target,
+        ip: ip.0.clone(),
+        detail: serde_json::json!({}),
+    };
+    if let Err(e) = state.store.record_audit_event(&event).await {
+        tracing::error!(error = ?e, user_id = %user_id, action, "recording an account change failed");
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RevokeForm {
+    csrf_token: String,
+    client_id: String,
+}
+
+impl CsrfProtected for RevokeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/apps/revoke`.
+pub(crate) async fn post_revoke_app(
+    State(state): State<AuthorizeState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (form, _, user) = match read_account_form::<RevokeForm>(&state, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let client_id = ClientId(form.client_id);
+    let now = state.clock.now();
+    if let Err(e) = state.store.delete_consent(user.user_id, &client_id).await {
+        return unavailable(&e);
+    }
+    let revoked = match state
+        .store
+        .revoke_client_grants(user.user_id, &client_id, now)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return unavailable(&e),
+    };
+    tracing::info!(user_id = %user.user_id, client_id = %client_id, grants = revoked.len(), "user revoked the access of {client_id}");
+    audit(
+        &state,
+        user.user_id,
+        "account.app_revoke",
+        Some(client_id.0),
+        &ip,
+    )
+    .await;
+    back_to_account("app-revoked")
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EndSessionForm {
+    csrf_token: String,
+    session_id: String,
+}
+
+impl CsrfProtected for EndSessionForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/sessions/end`: one of the user's own sessions; this browser's own means
+/// signing out here.
+pub(crate) async fn post_end_session(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (form, session, user) =
+        match read_account_form::<EndSessionForm>(&state, &headers, &body).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+    let Ok(target) = form.session_id.parse::<SessionId>() else {
+        return Redirect::to(crate::ACCOUNT_PATH).into_response();
+    };
+    // Only the user's own sessions: an id from another account must end nothing.
+    let own = match state
+        .store
+        .list_live_sessions(user.user_id, state.clock.now())
+        .await
+    {
+        Ok(sessions) => sessions.iter().any(|s| s.session_id == target),
+        Err(e) => return unavailable(&e),
+    };
+    if !own {
+        return Redirect::to(crate::ACCOUNT_PATH).into_response();
+    }
+    if let Err(e) = end_sessions(
+        &state,
+        user.user_id,
+        Ending::One(target),
+        &actor(user.user_id),
+    )
+    .await
+    {
+        return unavailable(&e);
+    }
+    if target == session.session_id {
+        signed_out(&state, None)
+    } else {
+        back_to_account("session-ended")
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EndAllForm {
+    csrf_token: String,
+}
+
+impl CsrfProtected for EndAllForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/sessions/end-all`: "Sign out everywhere", this browser included.
+pub(crate) async fn post_end_all_sessions(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (_, _, user) = match read_account_form::<EndAllForm>(&state, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match end_sessions(
+        &state,
+        user.user_id,
+        Ending::All { keep: None },
+        &actor(user.user_id),
+    )
+    .await
+    {
+        Ok(_) => signed_out(&state, None),
+        Err(e) => unavailable(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    csrf_token: String,
+    current_password: SecretString,
+    new_password: SecretString,
+    confirm_password: SecretString,
+}
+
+impl CsrfProtected for PasswordForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// `POST /account/password`.
+pub(crate) async fn post_change_password(
+    State(state): State<AuthorizeState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let (form, session, user) =
+        match read_account_form::<PasswordForm>(&state, &headers, &body).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+    let refuse = |message: &'static str| {
+        view::render(
+            &state,
+            &session,
+            &user,
+            None,
+            Some(message),
+            StatusCode::BAD_REQUEST,
+        )
+    };
+    let verified = match state
+        .hasher
+        .verify(Some(&user.password_hash), form.current_password)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "account: password verification failed to run");
+            return unavailable_page();
+        }
+    };
+    if !verified {
+        tracing::info!(user_id = %user.user_id, "password change refused: wrong current password");
+        return refuse("Your current password is not correct.").await;
+    }
+    if form.new_password.expose_secret() != form.confirm_password.expose_secret() {
+        return refuse("The new passwords do not match.").await;
+    }
+    let now = state.clock.now();
+    match change_password(
+        state.store.as_ref(),
+        &state.hasher,
+        user.user_id,
+        form.new_password,
+        now,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(UserAdminError::WeakPassword) => {
+            return refuse("The new password must be at least 8 characters.").await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, user_id = %user.user_id, "account: changing the password failed");
+            return unavailable_page();
+        }
+    }
+    tracing::info!(user_id = %user.user_id, "user changed their password");
+    audit(&state, user.user_id, "account.password_change", None, &ip).await;
+    let keep = Ending::All {
+        keep: Some(session.session_id),
+    };
+    if let Err(e) = end_sessions(&state, user.user_id, keep, &actor(user.user_id)).await {
+        return unavailable(&e);
+    }
+    back_to_account("password-changed")
+}

@@ -1,0 +1,194 @@
+//! The end-session endpoint, `GET`/`POST /logout` (OpenID RP-Initiated Logout 1.0 §2-§3),
+//! and its confirmation form, `POST /logout/confirm`.
+//!
+//! The browser's session ends at once only when a valid `id_token_hint` was issued in this
+//! very session to this very user; otherwise (no hint, a bad one, another session's) the
+//! user is asked first on a CSRF-protected page (§2: the OP MUST ask then, and OWASP ASVS
+//! V10.6.2: no forced logout). Ending destroys the server-side session, clears the cookie
+//! and notifies apps by back channel (`signout`); then the browser goes to the checked
+//! `post_logout_redirect_uri` with `state`, or sees "You are signed out".
+
+mod request;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use portcullis_core::csrf::CsrfPurpose;
+use portcullis_core::model::Session;
+use portcullis_core::store::StoreError;
+use serde::Deserialize;
+
+use crate::cookies::CookieKind;
+use crate::flow::with_cookie;
+use crate::form::read_form;
+use crate::pages::{error_page_with_hint, stale_account_form};
+use crate::session::current_session;
+use crate::signout::{Ending, end_sessions};
+use crate::{AuthorizeState, LOGOUT_PATH};
+use request::{LogoutRequest, load_logout_request};
+
+/// "Sign out of Portcullis?", asked when the request cannot prove the user started it.
+#[derive(Template, WebTemplate)]
+#[template(path = "logout.html")]
+pub(crate) struct LogoutConfirmPage {
+    pub(crate) username: String,
+    pub(crate) client_name: Option<String>,
+    pub(crate) csrf_token: String,
+    pub(crate) request: String,
+}
+
+/// "You are signed out".
+#[derive(Template, WebTemplate)]
+#[template(path = "signed_out.html")]
+pub(crate) struct SignedOutPage {}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    csrf_token: String,
+    request: String,
+}
+
+/// The CSRF binding of the confirmation form: the session, and the exact request (a token
+/// cannot confirm another request, nor be used by another browser).
+fn confirm_binding(session: &Session, request: &str) -> Vec<u8> {
+    let mut b = session.session_id.0.as_bytes().to_vec();
+    b.extend_from_slice(b"\0logout\0");
+    b.extend_from_slice(request.as_bytes());
+    b
+}
+
+/// What the browser sees once its session is gone: the checked redirect, or our page; the
+/// session cookie is deleted either way.
+pub(crate) fn signed_out(state: &AuthorizeState, redirect: Option<&url::Url>) -> Response {
+    let response = match redirect {
+        Some(url) => Redirect::to(url.as_str()).into_response(),
+        None => SignedOutPage {}.into_response(),
+    };
+    with_cookie(response, state.cookies.clear(CookieKind::Session))
+}
+
+/// A store failure while signing out: nothing is claimed to have happened.
+pub(crate) fn unavailable(e: &StoreError) -> Response {
+    tracing::error!(error = ?e, "logout: store failure");
+    error_page_with_hint(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Signing out is temporarily unavailable. Please try again shortly.",
+        "Your session may still be active.",
+    )
+}
+
+/// Ends this browser's session (with its consequences) and answers.
+async fn end_and_answer(
+    state: &AuthorizeState,
+    req: &LogoutRequest,
+    session: &Session,
+) -> Response {
+    let actor = format!("user:{}", session.user_id);
+    if let Err(e) = end_sessions(
+        state,
+        session.user_id,
+        Ending::One(session.session_id),
+        &actor,
+    )
+    .await
+    {
+        return unavailable(&e);
+    }
+    tracing::info!(user_id = %session.user_id, session_id = %session.session_id, "user signed out");
+    signed_out(state, req.redirect.as_ref())
+}
+
+async fn logout(state: AuthorizeState, headers: HeaderMap, raw: &str) -> Response {
+    let req = match load_logout_request(&state, raw).await {
+        Ok(r) => r,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let session = match current_session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        // Nothing to end here: the user is already signed out in this browser.
+        Ok(None) => return signed_out(&state, req.redirect.as_ref()),
+        Err(e) => return unavailable(&e),
+    };
+    // §2: without a hint issued in this session to this user, the user must confirm.
+    let started_here = req.hint.as_ref().is_some_and(|h| {
+        h.sub == session.user_id.to_string()
+            && h.sid.as_deref() == Some(session.session_id.to_string().as_str())
+    });
+    if started_here {
+        return end_and_answer(&state, &req, &session).await;
+    }
+    let username = match state.store.find_user(session.user_id).await {
+        Ok(u) => u.map(|u| u.username).unwrap_or_default(),
+        Err(e) => return unavailable(&e),
+    };
+    LogoutConfirmPage {
+        username,
+        client_name: req.client_name.clone(),
+        csrf_token: state.csrf.token(
+            CsrfPurpose::Account,
+            &confirm_binding(&session, &req.encoded),
+        ),
+        request: req.encoded,
+    }
+    .into_response()
+}
+
+/// `GET /logout`.
+pub(crate) async fn get_logout(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    logout(state, headers, query.as_deref().unwrap_or("")).await
+}
+
+/// `POST /logout` (§2: form-encoded parameters). An app's logout form posts from its own
+/// site, and then the browser withholds our `SameSite=Lax` session cookie; the same request
+/// is moved to a top-level `GET`, which carries it.
+pub(crate) async fn post_logout(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if state.cookies.read(&headers, CookieKind::Session).is_none() && !body.is_empty() {
+        return match crate::request::RawParams::parse(&body) {
+            Ok(params) => Redirect::to(&format!("{LOGOUT_PATH}?{}", params.encode_without(&[])))
+                .into_response(),
+            Err(_) => request::LogoutRejection::Malformed.into_response(),
+        };
+    }
+    logout(state, headers, &body).await
+}
+
+/// `POST /logout/confirm`: the user's "Sign out" on the confirmation page.
+pub(crate) async fn post_logout_confirm(
+    State(state): State<AuthorizeState>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let form: ConfirmForm = match read_form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return r.into_response(),
+    };
+    let req = match load_logout_request(&state, &form.request).await {
+        Ok(r) => r,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let session = match current_session(&state, &headers).await {
+        Ok(Some(s)) => s,
+        // Signed out meanwhile (another tab): the user's wish is already true.
+        Ok(None) => return signed_out(&state, req.redirect.as_ref()),
+        Err(e) => return unavailable(&e),
+    };
+    if !state.csrf.verify(
+        CsrfPurpose::Account,
+        &confirm_binding(&session, &form.request),
+        &form.csrf_token,
+    ) {
+        return stale_account_form();
+    }
+    end_and_answer(&state, &req, &session).await
+}
