@@ -23,7 +23,7 @@ use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId, UserId};
 use portcullis_core::model::{Client, Grant, User};
 use portcullis_core::secret::SecretHash;
-use portcullis_core::tokens::{AccessTokenError, access_token_audience, verify_access_token};
+use portcullis_core::tokens::AccessTokenError;
 use serde::Serialize;
 
 use crate::TokenState;
@@ -129,13 +129,7 @@ async fn introspect_access_token(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Introspection>, TokenError> {
-    let claims = match verify_access_token(
-        &state.keyring.current(),
-        &state.issuer,
-        &access_token_audience(&state.issuer),
-        token,
-        now,
-    ) {
+    let claims = match state.verify_access_token(token, now) {
         Ok(claims) => claims,
         Err(AccessTokenError::Expired) => return Ok(Some(Introspection::inactive())),
         Err(_) => return Ok(None),

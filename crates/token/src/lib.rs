@@ -55,6 +55,25 @@ pub struct TokenState {
     pub client_keys: Arc<JwksCache>,
 }
 
+impl TokenState {
+    /// Verifies one of our own access tokens against the live keyring (RFC 9068 §4), for
+    /// the endpoints that take tokens back: `/revoke` and `/introspect`.
+    pub(crate) fn verify_access_token(
+        &self,
+        token: &str,
+        now: portcullis_core::Timestamp,
+    ) -> Result<portcullis_core::tokens::AccessTokenClaims, portcullis_core::tokens::AccessTokenError>
+    {
+        portcullis_core::tokens::verify_access_token(
+            &self.keyring.current(),
+            &self.issuer,
+            &portcullis_core::tokens::access_token_audience(&self.issuer),
+            token,
+            now,
+        )
+    }
+}
+
 /// Path of the token endpoint.
 pub const TOKEN_PATH: &str = "/token";
 /// Path of the revocation endpoint (RFC 7009).

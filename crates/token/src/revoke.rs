@@ -23,7 +23,7 @@ use portcullis_core::Timestamp;
 use portcullis_core::ids::GrantId;
 use portcullis_core::model::Client;
 use portcullis_core::secret::SecretHash;
-use portcullis_core::tokens::{AccessTokenError, access_token_audience, verify_access_token};
+use portcullis_core::tokens::AccessTokenError;
 
 use crate::TokenState;
 use crate::error::{TokenError, set_no_store};
@@ -105,13 +105,7 @@ async fn revoke_access_token(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Outcome>, TokenError> {
-    let claims = match verify_access_token(
-        &state.keyring.current(),
-        &state.issuer,
-        &access_token_audience(&state.issuer),
-        token,
-        now,
-    ) {
+    let claims = match state.verify_access_token(token, now) {
         Ok(claims) => claims,
         // Ours, and already dead: nothing left to revoke.
         Err(AccessTokenError::Expired) => return Ok(Some(Outcome::AlreadyInactive)),
