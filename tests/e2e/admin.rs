@@ -182,6 +182,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
             "/admin/users/alice/roles",
             Some(json!({"roles": ["admin"]})),
         ),
+        ("POST", "/admin/users/alice/sessions/end", None),
         ("GET", "/admin/users/alice/grants", None),
         (
             "DELETE",

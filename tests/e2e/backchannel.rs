@@ -23,11 +23,11 @@ use tokio::task::JoinHandle;
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// How long a test waits for a background delivery before failing (deliveries take
 /// milliseconds; the bound only keeps a broken build from hanging).
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// How the listener answers.
 #[derive(Clone)]
-enum Script {
+pub(crate) enum Script {
     /// These statuses in turn, the last one repeating.
     Statuses(Vec<u16>),
     /// Reads the request and never answers (the connection stays open).
@@ -36,21 +36,21 @@ enum Script {
 
 /// One request the listener got.
 #[derive(Debug)]
-struct Received {
+pub(crate) struct Received {
     request_line: String,
     content_type: String,
-    logout_token: String,
+    pub(crate) logout_token: String,
 }
 
 /// A client's back-channel logout endpoint on 127.0.0.1.
-struct LogoutListener {
+pub(crate) struct LogoutListener {
     uri: String,
     received: mpsc::UnboundedReceiver<Received>,
     task: JoinHandle<()>,
 }
 
 impl LogoutListener {
-    async fn start(script: Script) -> LogoutListener {
+    pub(crate) async fn start(script: Script) -> LogoutListener {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!(
             "http://127.0.0.1:{}/backchannel-logout",
@@ -90,7 +90,7 @@ impl LogoutListener {
         }
     }
 
-    async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         tokio::time::timeout(WAIT, self.received.recv())
             .await
             .expect("the back-channel logout request never arrived")
@@ -150,7 +150,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<Received> {
 }
 
 /// A user signed in to a client whose back-channel URI is `listener`.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &TestApp,
     username: &str,
     listener: &LogoutListener,
@@ -175,7 +175,7 @@ fn logout_with_hint(id_token: &str) -> String {
 }
 
 /// The ID token's claims, verified the way the client would (it has the JWKS).
-async fn verify_with_jwks(
+pub(crate) async fn verify_with_jwks(
     app: &TestApp,
     token: &str,
     client_id: &str,
@@ -196,7 +196,7 @@ async fn verify_with_jwks(
     (header, data.claims)
 }
 
-fn unverified_claims(jwt: &str) -> serde_json::Value {
+pub(crate) fn unverified_claims(jwt: &str) -> serde_json::Value {
     use base64::Engine as _;
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -209,7 +209,7 @@ fn unverified_claims(jwt: &str) -> serde_json::Value {
 
 /// The first audit event with `action` about `client_id`, once the background delivery
 /// has recorded it.
-async fn audit_event(app: &TestApp, action: &str, client_id: &str) -> AuditEvent {
+pub(crate) async fn audit_event(app: &TestApp, action: &str, client_id: &str) -> AuditEvent {
     let deadline = Instant::now() + WAIT;
     loop {
         let events = app.store.list_audit_events(100).await.unwrap();

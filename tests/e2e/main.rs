@@ -8,6 +8,7 @@
 mod account;
 mod admin;
 mod admin_cli;
+mod admin_sessions;
 mod authorize;
 mod backchannel;
 mod browser_account;
@@ -99,6 +100,8 @@ server_tests!(
     backchannel::a_client_that_never_answers_does_not_delay_logout,
     backchannel::a_failing_client_is_retried_and_the_outcome_recorded,
     backchannel::sign_out_everywhere_notifies_every_session,
+    admin_sessions::an_admin_ends_a_users_sessions_and_each_app_gets_a_logout_token,
+    admin_sessions::disabling_a_user_through_the_admin_api_ends_their_sessions,
     account::the_account_page_has_its_own_login_and_shows_the_profile,
     account::revoking_an_app_kills_its_refresh_and_access_tokens,
     account::sign_out_everywhere_ends_every_session,

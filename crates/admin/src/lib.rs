@@ -25,6 +25,7 @@ use portcullis_core::keyring::{Keyring, RotationPolicy};
 use portcullis_core::password::PasswordHasher;
 use portcullis_core::registration::{RegistrationMode, RegistrationPolicy};
 use portcullis_core::secret::SecretHash;
+use portcullis_core::sessions::SessionEndNotifier;
 use portcullis_core::store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -65,6 +66,9 @@ pub struct AdminState {
     pub issuer: Arc<str>,
     /// Password hashing for user administration.
     pub hasher: PasswordHasher,
+    /// Tells apps that sessions the admin ended are over (back-channel logout); injected,
+    /// since the authorize crate that implements it is not ours to depend on.
+    pub notifier: Arc<dyn SessionEndNotifier>,
     /// Dynamic registration.
     pub registration: Arc<RegistrationSettings>,
     /// Key rotation timing, as `portcullis keys rotate` uses it.

@@ -27,11 +27,13 @@ use portcullis_core::Clock;
 use portcullis_core::csrf::CsrfKey;
 use portcullis_core::keyring::Keyring;
 use portcullis_core::password::PasswordHasher;
+use portcullis_core::sessions::SessionEndNotifier;
 use portcullis_core::store::Store;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use backchannel::{Backchannel, DeliveryPolicy};
 pub use cookies::CookiePolicy;
+pub use signout::BackchannelNotifier;
 
 /// Path of the authorization endpoint.
 pub const AUTHORIZE_PATH: &str = "/authorize";
@@ -72,8 +74,9 @@ pub struct AuthorizeState {
     pub code_ttl: Duration,
     /// The signing keys: `id_token_hint` validation and logout tokens.
     pub keyring: Arc<Keyring>,
-    /// Back-channel logout delivery.
-    pub backchannel: Backchannel,
+    /// Tells apps their sessions ended (back-channel logout); the same one the admin API
+    /// uses.
+    pub notifier: Arc<dyn SessionEndNotifier>,
 }
 
 /// Routes for `/authorize`, the login and consent forms, `/logout`, the account page and

@@ -1,37 +1,32 @@
 //! Ending browser sessions, and what must follow: every way a session ends at the user's
 //! or an app's request (logout, "sign out" and "sign out everywhere" on the account page, a
-//! password change) comes through here.
+//! password change) comes through here, and the admin API reaches the same notifications
+//! through [`BackchannelNotifier`].
 //!
-//! After the sessions end, the grants made in them that were not for offline access are
-//! revoked with their refresh tokens (Back-Channel Logout 1.0 §2.7), and every client that
-//! got an ID token in one of them and registered a `backchannel_logout_uri` is sent a
-//! logout token (§2.4, §2.5) in the background.
+//! The store side (ending the sessions, revoking the grants made in them that were not for
+//! offline access, Back-Channel Logout 1.0 §2.7) lives in `portcullis_core::sessions`; this
+//! module sends every client that got an ID token in one of them and registered a
+//! `backchannel_logout_uri` a logout token (§2.4, §2.5) in the background.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use portcullis_core::Clock;
 use portcullis_core::ids::{ClientId, SessionId, UserId};
+use portcullis_core::keyring::Keyring;
 use portcullis_core::logout::{LogoutTokenClaims, client_signing_alg, mint_logout_token};
-use portcullis_core::model::Grant;
-use portcullis_core::store::StoreError;
+use portcullis_core::sessions::{EndedSessions, SessionEndNotifier};
+use portcullis_core::store::{Store, StoreError};
 use portcullis_core::tokens::new_jti;
 
-use crate::AuthorizeState;
-use crate::backchannel::{Delivery, delivery_uri};
+pub(crate) use portcullis_core::sessions::Ending;
 
-/// The scope that makes a grant outlive the session it was made in (OIDC Core §11).
-const OFFLINE_ACCESS: &str = "offline_access";
+use crate::AuthorizeState;
+use crate::backchannel::{Backchannel, Delivery, delivery_uri};
 
 /// Only OpenID requests get ID tokens, so only their clients hold a `sid` to log out.
 const OPENID: &str = "openid";
-
-/// Which of a user's sessions to end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// This one.
-    One(SessionId),
-    /// Every live one but `keep` (all of them when `None`).
-    All { keep: Option<SessionId> },
-}
 
 /// Ends the sessions, revokes their session-bound grants and starts the back-channel
 /// notifications; returns the sessions that were live and are now ended. `actor` names who
@@ -42,40 +37,73 @@ pub(crate) async fn end_sessions(
     which: Ending,
     actor: &str,
 ) -> Result<Vec<SessionId>, StoreError> {
-    let now = state.clock.now();
-    let ended = match which {
-        Ending::One(session_id) => {
-            if state.store.end_session(session_id, now).await? {
-                vec![session_id]
-            } else {
-                Vec::new()
-            }
+    let ended = portcullis_core::sessions::end_sessions(
+        state.store.as_ref(),
+        user_id,
+        which,
+        state.clock.now(),
+    )
+    .await?;
+    if !ended.is_empty() {
+        state.notifier.sessions_ended(&ended, actor).await;
+    }
+    Ok(ended.sessions)
+}
+
+/// The [`SessionEndNotifier`] of this server: mints logout tokens and hands them to the
+/// background [`Backchannel`] sender, so ending sessions never waits for an app.
+#[derive(Clone)]
+pub struct BackchannelNotifier {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keyring: Arc<Keyring>,
+    issuer: Arc<str>,
+    backchannel: Backchannel,
+}
+
+impl std::fmt::Debug for BackchannelNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackchannelNotifier")
+            .field("issuer", &self.issuer)
+            .field("backchannel", &self.backchannel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BackchannelNotifier {
+    /// A notifier signing with `keyring`'s current key as `issuer`, and recording delivery
+    /// outcomes in `store`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keyring: Arc<Keyring>,
+        issuer: Arc<str>,
+        backchannel: Backchannel,
+    ) -> Self {
+        BackchannelNotifier {
+            store,
+            clock,
+            keyring,
+            issuer,
+            backchannel,
         }
-        Ending::All { keep } => state.store.end_user_sessions(user_id, keep, now).await?,
-    };
-    if ended.is_empty() {
-        return Ok(ended);
     }
-    tracing::info!(user_id = %user_id, sessions = ended.len(), "ended {} session(s) of user {user_id}", ended.len());
-    let grants: Vec<Grant> = state
-        .store
-        .list_active_grants(user_id)
-        .await?
-        .into_iter()
-        .filter(|g| g.session_id.is_some_and(|s| ended.contains(&s)))
-        .collect();
-    for grant in grants.iter().filter(|g| !g.scope.contains(OFFLINE_ACCESS)) {
-        state.store.revoke_grant(grant.grant_id, now).await?;
+}
+
+#[async_trait]
+impl SessionEndNotifier for BackchannelNotifier {
+    async fn sessions_ended(&self, ended: &EndedSessions, actor: &str) {
+        notify_clients(self, ended, actor).await;
     }
-    notify_clients(state, user_id, &grants, actor).await;
-    Ok(ended)
 }
 
 /// Mints one logout token per (client, session) that needs one and hands them to the
 /// background sender. Failures here are logged and skip that client: the user's logout has
 /// already happened and must not fail because an app cannot be told.
-async fn notify_clients(state: &AuthorizeState, user_id: UserId, grants: &[Grant], actor: &str) {
-    let pairs: BTreeSet<(ClientId, SessionId)> = grants
+async fn notify_clients(state: &BackchannelNotifier, ended: &EndedSessions, actor: &str) {
+    let user_id = ended.user_id;
+    let pairs: BTreeSet<(ClientId, SessionId)> = ended
+        .grants
         .iter()
         .filter(|g| g.scope.contains(OPENID))
         .filter_map(|g| g.session_id.map(|s| (g.client_id.clone(), s)))

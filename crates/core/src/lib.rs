@@ -19,6 +19,7 @@ pub mod registration;
 pub mod roles;
 pub mod scope;
 pub mod secret;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod users;

@@ -7,7 +7,8 @@ use crate::Timestamp;
 use crate::ids::UserId;
 use crate::model::{User, UserProfile};
 use crate::password::{PasswordError, PasswordHasher};
-use crate::store::{StoreError, UserStore, constraints};
+use crate::sessions::{EndedSessions, Ending, end_sessions};
+use crate::store::{Store, StoreError, UserStore, constraints};
 
 /// Why a user could not be created or changed.
 #[derive(Debug, thiserror::Error)]
@@ -143,16 +144,22 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Disables or re-enables a user; a disabled user cannot log in.
+/// Disables or re-enables a user; a disabled user cannot log in. Disabling also ends every
+/// live session of the user, with their session-bound grants (see
+/// [`crate::sessions::end_sessions`]), so no browser stays signed in as them; the caller
+/// passes what ended to its [`crate::sessions::SessionEndNotifier`], if it has one.
 pub async fn set_disabled(
-    store: &dyn UserStore,
+    store: &dyn Store,
     username: &str,
     disabled: bool,
     now: Timestamp,
-) -> Result<(), UserAdminError> {
+) -> Result<EndedSessions, UserAdminError> {
     let user = find_by_username(store, username).await?;
     store.set_user_disabled(user.user_id, disabled, now).await?;
-    Ok(())
+    if !disabled {
+        return Ok(EndedSessions::none(user.user_id));
+    }
+    Ok(end_sessions(store, user.user_id, Ending::All { keep: None }, now).await?)
 }
 
 fn normalise_roles(mut roles: Vec<String>) -> Result<Vec<String>, UserAdminError> {

@@ -12,12 +12,14 @@ use axum::extract::{FromRef, MatchedPath};
 use axum::http::{HeaderValue, Request, header};
 use portcullis_admin::AdminState;
 use portcullis_authorize::{
-    AuthorizeState, Backchannel, CookiePolicy, DeliveryPolicy, SessionLifetimes,
+    AuthorizeState, Backchannel, BackchannelNotifier, CookiePolicy, DeliveryPolicy,
+    SessionLifetimes,
 };
 use portcullis_core::csrf::CsrfKey;
 use portcullis_core::keyring::Keyring;
 use portcullis_core::password::PasswordHasher;
 use portcullis_core::registration::RegistrationMode;
+use portcullis_core::sessions::SessionEndNotifier;
 use portcullis_core::store::Store;
 use portcullis_core::tokens::TokenLifetimes;
 use portcullis_core::{Clock, SystemClock};
@@ -186,6 +188,15 @@ impl Application {
         // One hasher, so logins and admin password changes share its concurrency bound.
         let hasher = PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
             .context("preparing the password hasher")?;
+        // One notifier, so logouts and admin session endings send logout tokens alike.
+        let notifier: Arc<dyn SessionEndNotifier> = Arc::new(BackchannelNotifier::new(
+            store.clone(),
+            clock.clone(),
+            keyring.clone(),
+            issuer.clone(),
+            Backchannel::new(DeliveryPolicy::default())
+                .context("preparing back-channel logout delivery")?,
+        ));
         let state = AppState {
             admin: admin::admin_state(
                 &config,
@@ -194,6 +205,7 @@ impl Application {
                 clock.clone(),
                 issuer.clone(),
                 hasher.clone(),
+                notifier.clone(),
             )?,
             authorize: AuthorizeState {
                 store: store.clone(),
@@ -210,8 +222,7 @@ impl Application {
                 },
                 code_ttl: config.tokens.code_ttl,
                 keyring: keyring.clone(),
-                backchannel: Backchannel::new(DeliveryPolicy::default())
-                    .context("preparing back-channel logout delivery")?,
+                notifier,
             },
             token: TokenState {
                 store: store.clone(),

@@ -1,13 +1,15 @@
 //! `/admin/users`: list, create, read, update the profile of, disable, enable, set the
-//! password of and assign roles to users. Passwords travel only in request bodies and
+//! password of, assign roles to and end the sessions of users. Passwords travel only in request bodies and
 //! are never returned, logged or audited.
 
+use anyhow::Context as _;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::model::{User, UserProfile};
+use portcullis_core::sessions::{self, EndedSessions, Ending};
 use portcullis_core::users::{self, NewUser};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -177,19 +179,65 @@ async fn set_disabled(
     username: String,
     disabled: bool,
 ) -> Result<Response, AdminError> {
-    users::set_disabled(state.store.as_ref(), &username, disabled, state.clock.now()).await?;
-    let action = if disabled {
-        "user.disable"
+    let ended =
+        users::set_disabled(state.store.as_ref(), &username, disabled, state.clock.now()).await?;
+    let (action, detail) = if disabled {
+        (
+            "user.disable",
+            json!({ "ended_sessions": ended.sessions.len() }),
+        )
     } else {
-        "user.enable"
+        ("user.enable", Value::Null)
     };
-    record(&state, &admin, action, &username, Value::Null).await?;
+    notify(&state, &admin, &ended).await;
+    record(&state, &admin, action, &username, detail).await?;
     let user = users::find_by_username(state.store.as_ref(), &username).await?;
     Ok(Json(user_view(&user)).into_response())
 }
 
-/// `POST /admin/users/{username}/disable`: the user can no longer log in, and tokens
-/// issued to them stop working at `/userinfo` and here.
+/// Starts the back-channel logout of sessions that ended. Called before the change is
+/// recorded: the sessions are already over, so the apps must hear of it even if the audit
+/// write then fails. The notifier returns at once and never fails.
+async fn notify(state: &AdminState, admin: &Admin, ended: &EndedSessions) {
+    if !ended.is_empty() {
+        state.notifier.sessions_ended(ended, &admin.actor.0).await;
+    }
+}
+
+/// `POST /admin/users/{username}/sessions/end`: ends every live session of the user, with
+/// the grants made in them that were not for offline access, and sends each app that got
+/// an ID token in one of them a logout token (Back-Channel Logout 1.0). Answers
+/// `{"ended_sessions": n}`; `0` when the user had none.
+pub(crate) async fn post_user_sessions_end(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    let user = users::find_by_username(state.store.as_ref(), &username).await?;
+    let ended = sessions::end_sessions(
+        state.store.as_ref(),
+        user.user_id,
+        Ending::All { keep: None },
+        state.clock.now(),
+    )
+    .await
+    .context("end the user's sessions")?;
+    let count = ended.sessions.len();
+    notify(&state, &admin, &ended).await;
+    record(
+        &state,
+        &admin,
+        "user.end_sessions",
+        &username,
+        json!({ "ended_sessions": count, "sessions": ended.sessions }),
+    )
+    .await?;
+    Ok(Json(json!({ "ended_sessions": count })).into_response())
+}
+
+/// `POST /admin/users/{username}/disable`: the user can no longer log in, every session
+/// of theirs ends as with `sessions/end`, and tokens issued to them stop working at
+/// `/userinfo` and here.
 pub(crate) async fn post_user_disable(
     State(state): State<AdminState>,
     admin: Admin,

@@ -160,16 +160,23 @@ pub(crate) async fn run(
             }
         }
         UserCommand::Disable { username } => {
-            users::set_disabled(store.as_ref(), &username, true, clock.now()).await?;
+            // The user's sessions end here too, but no logout tokens are sent: the CLI runs
+            // without the server's back-channel sender, and apps still learn of it when
+            // their tokens stop working. The admin API does notify them.
+            let ended = users::set_disabled(store.as_ref(), &username, true, clock.now()).await?;
             super::audit(
                 &store,
                 clock,
                 "user.disable",
                 &username,
-                serde_json::Value::Null,
+                serde_json::json!({ "ended_sessions": ended.sessions.len() }),
             )
             .await?;
-            writeln!(out, "disabled user {username}")?;
+            writeln!(
+                out,
+                "disabled user {username} (ended {} session(s))",
+                ended.sessions.len()
+            )?;
         }
         UserCommand::Enable { username } => {
             users::set_disabled(store.as_ref(), &username, false, clock.now()).await?;

@@ -7,6 +7,7 @@ use portcullis_admin::{AdminState, RateLimiter, RegistrationSettings};
 use portcullis_core::Clock;
 use portcullis_core::keyring::Keyring;
 use portcullis_core::password::PasswordHasher;
+use portcullis_core::sessions::SessionEndNotifier;
 use portcullis_core::store::Store;
 
 use crate::config::Config;
@@ -19,6 +20,7 @@ pub(super) fn admin_state(
     clock: Arc<dyn Clock>,
     issuer: Arc<str>,
     hasher: PasswordHasher,
+    notifier: Arc<dyn SessionEndNotifier>,
 ) -> anyhow::Result<AdminState> {
     let r = &config.registration;
     Ok(AdminState {
@@ -27,6 +29,7 @@ pub(super) fn admin_state(
         clock,
         issuer,
         hasher,
+        notifier,
         registration: Arc::new(RegistrationSettings {
             mode: r.mode,
             // A jwks_uri on plain-http loopback only makes sense on a development issuer.
