@@ -180,17 +180,17 @@ mod tests {
     #[async_trait]
     impl ClientStore for CountingStore {
         async fn create_client(&self, _: &Client) -> Result<(), StoreError> {
-            unimplemented!()
+            unreachable!("client authentication only reads clients")
         }
         async fn find_client(&self, client_id: &ClientId) -> Result<Option<Client>, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             Ok(self.clients.lock().unwrap().get(client_id).cloned())
         }
         async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-            unimplemented!()
+            unreachable!("client authentication only reads clients")
         }
         async fn update_client(&self, _: &Client) -> Result<(), StoreError> {
-            unimplemented!()
+            unreachable!("client authentication only reads clients")
         }
         async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
             self.clients.lock().unwrap().remove(client_id);
