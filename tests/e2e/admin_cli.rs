@@ -2,53 +2,13 @@
 //! `admin bootstrap` (once only), `registration create-token` feeding a server in token
 //! mode, and `audit list` showing who did what from where.
 
-use std::process::Output;
-
-use portcullis_e2e::bin::{run_portcullis, spawn_server};
+use portcullis_e2e::bin::{CliSandbox, spawn_server, stderr, stdout};
 use serde_json::{Value, json};
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A data directory of its own (embedded SQLite), with quiet logs.
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let data = self.data_dir();
-        run_portcullis(
-            &[
-                ("PORTCULLIS_DATA_DIR", &data),
-                ("PORTCULLIS_LOG__LEVEL", "error"),
-            ],
-            args,
-            stdin,
-        )
-        .unwrap()
-    }
-}
 
 #[test]
 fn admin_bootstrap_creates_the_first_admin_once_and_is_audited() {
     // Arrange
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
 
     // Act
     let first = sandbox.run(
@@ -96,7 +56,7 @@ fn admin_bootstrap_creates_the_first_admin_once_and_is_audited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_initial_access_token_from_the_cli_registers_a_client_on_a_token_mode_server() {
     // Arrange: a token created before the server starts, in the same database.
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     let created = sandbox.run(
         &[
             "registration",

@@ -5,16 +5,8 @@ use std::process::Output;
 
 use portcullis_core::ids::ClientId;
 use portcullis_e2e::app::random_kek;
-use portcullis_e2e::bin::{run_portcullis, spawn_server};
+use portcullis_e2e::bin::{CliSandbox, run_portcullis, spawn_server, stderr, stdout};
 use portcullis_e2e::db::TestDb;
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A failed command: non-zero exit, exactly one line on stderr, no panic or backtrace.
 fn assert_one_line_failure(o: &Output, needle: &str) {
@@ -37,40 +29,10 @@ fn assert_one_line_failure(o: &Output, needle: &str) {
     );
 }
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn data_dir(&self) -> String {
-        self.dir.path().join("data").display().to_string()
-    }
-
-    /// Runs the CLI on this sandbox's embedded SQLite store, with quiet logs.
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let data = self.data_dir();
-        run_portcullis(
-            &[
-                ("PORTCULLIS_DATA_DIR", &data),
-                ("PORTCULLIS_LOG__LEVEL", "error"),
-            ],
-            args,
-            stdin,
-        )
-        .unwrap()
-    }
-}
-
 #[test]
 fn user_create_list_disable_and_duplicate_username() {
     // Arrange
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
 
     // Act
     let created = sandbox.run(
@@ -110,7 +72,7 @@ fn user_create_list_disable_and_duplicate_username() {
 
 #[test]
 fn bad_cli_input_gives_one_line_errors() {
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     assert_one_line_failure(
         &sandbox.run(&["user", "create", "--password-stdin"], "pw\n"),
         "--username",
@@ -186,7 +148,7 @@ fn bad_cli_input_gives_one_line_errors() {
 #[tokio::test]
 async fn client_create_json_shows_the_secret_once_and_stores_only_its_hash() {
     // Arrange
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
 
     // Act
     let created = sandbox.run(
@@ -276,7 +238,7 @@ async fn client_create_json_shows_the_secret_once_and_stores_only_its_hash() {
 #[test]
 fn key_rotation_publishes_next_keys_before_they_sign() {
     // Arrange
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     let before: serde_json::Value =
         serde_json::from_str(&stdout(&sandbox.run(&["keys", "list", "--json"], ""))).unwrap();
 
@@ -323,9 +285,9 @@ fn key_rotation_publishes_next_keys_before_they_sign() {
 
 #[test]
 fn startup_errors_name_the_key_and_exit_non_zero() {
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     let data = sandbox.data_dir();
-    let missing = sandbox.dir.path().join("missing-kek").display().to_string();
+    let missing = sandbox.path().join("missing-kek").display().to_string();
     let cases: [(&[(&str, &str)], &str); 5] = [
         (
             &[("PORTCULLIS_ISSUER", "http://id.example")],
@@ -374,7 +336,7 @@ fn startup_errors_name_the_key_and_exit_non_zero() {
 #[test]
 fn sigterm_stops_the_server_gracefully() {
     // Arrange
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     let data = sandbox.data_dir();
     let server = spawn_server(&[
         ("PORTCULLIS_DATA_DIR", &data),
@@ -401,7 +363,7 @@ async fn two_processes_on_one_postgres_publish_the_same_jwks_and_share_cli_chang
         return;
     };
     let kek = random_kek().unwrap();
-    let sandbox = Sandbox::new();
+    let sandbox = CliSandbox::new();
     let data = sandbox.data_dir();
     let env = [
         ("PORTCULLIS_DATABASE_URL", db.url()),

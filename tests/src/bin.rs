@@ -121,3 +121,65 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// A data directory of its own (embedded SQLite) for running CLI commands, with quiet logs.
+pub struct CliSandbox {
+    dir: tempfile::TempDir,
+}
+
+impl CliSandbox {
+    /// A fresh, empty sandbox.
+    #[expect(
+        clippy::expect_used,
+        reason = "test harness: no temp dir is a failed test"
+    )]
+    pub fn new() -> CliSandbox {
+        CliSandbox {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+
+    /// The sandbox's root (the data directory lives inside it).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The data directory the CLI is pointed at.
+    pub fn data_dir(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// Runs `portcullis args…` on this sandbox's store with `stdin` as input.
+    #[expect(
+        clippy::expect_used,
+        reason = "test harness: a CLI that cannot start is a failed test"
+    )]
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let data = self.data_dir();
+        run_portcullis(
+            &[
+                ("PORTCULLIS_DATA_DIR", &data),
+                ("PORTCULLIS_LOG__LEVEL", "error"),
+            ],
+            args,
+            stdin,
+        )
+        .expect("running the portcullis binary")
+    }
+}
+
+impl Default for CliSandbox {
+    fn default() -> Self {
+        CliSandbox::new()
+    }
+}
+
+/// A command's stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
