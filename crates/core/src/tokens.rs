@@ -131,14 +131,19 @@ pub enum MintError {
     Random(#[from] RandomError),
 }
 
-fn jwt_alg(alg: SigningAlg) -> Algorithm {
+pub(crate) fn jwt_alg(alg: SigningAlg) -> Algorithm {
     match alg {
         SigningAlg::Rs256 => Algorithm::RS256,
         SigningAlg::Es256 => Algorithm::ES256,
     }
 }
 
-fn sign<T: Serialize>(key: &SigningKey, typ: &str, claims: &T) -> Result<String, MintError> {
+/// Signs `claims` with `key`, naming the key (`kid`) and the token type (`typ`).
+pub(crate) fn sign<T: Serialize>(
+    key: &SigningKey,
+    typ: &str,
+    claims: &T,
+) -> Result<String, MintError> {
     let mut header = Header::new(jwt_alg(key.alg));
     header.kid = Some(key.kid.clone());
     header.typ = Some(typ.to_owned());
@@ -187,6 +192,47 @@ pub fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
 }
 
+/// Why a JWT was not signed by one of our published keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureFailure {
+    /// No `kid`, or the payload is not what was expected.
+    Malformed,
+    /// No published key has this `kid`.
+    UnknownKey,
+    /// The signature does not verify, or the header's algorithm is not the key's.
+    BadSignature,
+}
+
+/// Decodes a JWT (whose `header` the caller has already read and type-checked) if one of
+/// our published keys signed it. The algorithm comes from our key, never from the token
+/// header (RFC 8725 §3.1); claims are left to the caller, which checks them against the
+/// injected clock rather than jsonwebtoken's system time.
+pub(crate) fn decode_signed_by_us<T: serde::de::DeserializeOwned>(
+    keys: &KeySet,
+    token: &str,
+    header: &Header,
+) -> Result<T, SignatureFailure> {
+    let kid = header.kid.as_deref().ok_or(SignatureFailure::Malformed)?;
+    let key = keys
+        .verification_key(kid)
+        .ok_or(SignatureFailure::UnknownKey)?;
+    let alg = jwt_alg(key.alg);
+    if header.alg != alg {
+        return Err(SignatureFailure::BadSignature);
+    }
+    let mut validation = Validation::new(alg);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => SignatureFailure::BadSignature,
+            _ => SignatureFailure::Malformed,
+        })
+}
+
 /// Why an access token was not accepted. The variants are for logs; every one of them is
 /// `invalid_token` on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -226,26 +272,12 @@ pub fn verify_access_token(
     }) {
         return Err(AccessTokenError::WrongType);
     }
-    let kid = header.kid.as_deref().ok_or(AccessTokenError::Malformed)?;
-    let key = keys
-        .verification_key(kid)
-        .ok_or(AccessTokenError::UnknownKey)?;
-    // The algorithm comes from our key, never from the token header (RFC 8725 §3.1).
-    let alg = jwt_alg(key.alg);
-    if header.alg != alg {
-        return Err(AccessTokenError::BadSignature);
-    }
-    let mut validation = Validation::new(alg);
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.decoding, &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => AccessTokenError::BadSignature,
-            _ => AccessTokenError::Malformed,
+    let claims: AccessTokenClaims =
+        decode_signed_by_us(keys, token, &header).map_err(|e| match e {
+            SignatureFailure::Malformed => AccessTokenError::Malformed,
+            SignatureFailure::UnknownKey => AccessTokenError::UnknownKey,
+            SignatureFailure::BadSignature => AccessTokenError::BadSignature,
         })?;
-    let claims = data.claims;
     if claims.iss != issuer || claims.aud != audience {
         return Err(AccessTokenError::WrongIssuer);
     }
