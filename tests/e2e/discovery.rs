@@ -60,9 +60,9 @@ pub(crate) async fn published_keys_verify_what_the_server_signs(app: &TestApp) {
             h.kid = Some(signer.kid.clone());
             h
         };
-        let token =
-            jsonwebtoken::encode(&header, &serde_json::json!({"sub": "x"}), &signer.encoding)
-                .unwrap();
+        let token = signer
+            .sign_jwt(&header, &serde_json::json!({"sub": "x"}))
+            .unwrap();
         let (signing_input, signature) = token.rsplit_once('.').unwrap();
         let signature =
             base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)

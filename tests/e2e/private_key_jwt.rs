@@ -27,8 +27,15 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 struct ClientKey {
     alg: Algorithm,
     kid: String,
-    encoding: EncodingKey,
+    signer: Signer,
     jwk: Value,
+}
+
+/// What signs a client's assertions: a key made by the server's keyring code (it signs
+/// with its parsed key), or a jsonwebtoken key for algorithms the keyring does not make.
+enum Signer {
+    Keyring(Box<portcullis_core::keyring::SigningKey>),
+    Jsonwebtoken(EncodingKey),
 }
 
 /// An RS256 or ES256 key, generated with aws-lc-rs through the server's own keyring code.
@@ -44,7 +51,7 @@ async fn keyring_key(alg: SigningAlg) -> ClientKey {
             SigningAlg::Es256 => Algorithm::ES256,
         },
         kid: key.kid.clone(),
-        encoding: key.encoding.clone(),
+        signer: Signer::Keyring(Box::new(key.clone())),
         jwk: serde_json::to_value(&key.jwk).unwrap(),
     }
 }
@@ -56,7 +63,7 @@ fn ed25519_key(kid: &str) -> ClientKey {
     ClientKey {
         alg: Algorithm::EdDSA,
         kid: kid.to_owned(),
-        encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+        signer: Signer::Jsonwebtoken(EncodingKey::from_ed_der(pkcs8.as_ref())),
         jwk: json!({
             "kty": "OKP", "crv": "Ed25519", "use": "sig", "kid": kid,
             "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
@@ -73,7 +80,10 @@ fn claims(client_id: &str, aud: &str, exp_in: i64, jti: &str) -> Value {
 fn sign(key: &ClientKey, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(key.alg);
     header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &key.encoding).unwrap()
+    match &key.signer {
+        Signer::Keyring(ours) => ours.sign_jwt(&header, claims).unwrap(),
+        Signer::Jsonwebtoken(encoding) => jsonwebtoken::encode(&header, claims, encoding).unwrap(),
+    }
 }
 
 /// Registers a private_key_jwt client for both grants, with `keys` inline or `jwks_uri`.

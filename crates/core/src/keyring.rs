@@ -2,6 +2,11 @@
 //! sealed at rest with a key-encryption key (AES-256-GCM), shared by every replica through
 //! the store, and the public JWKS (RFC 7517) built once per load.
 //!
+//! Each private key is parsed once, when its key set is loaded, and kept parsed: handing
+//! jsonwebtoken the PKCS#8 bytes instead makes aws-lc-rs parse and check the key on every
+//! signature (for RSA that includes `RSA_check_key`), which costs more than the signature
+//! itself (docs/decisions/0005-parsed-signing-keys.md).
+//!
 //! Rotation follows the usual rollover: a new key is published in the JWKS at once but
 //! only signs after `publish_delay` (so every relying party's cached JWKS already holds it),
 //! and a superseded key stays published until every token it signed has expired.
@@ -12,18 +17,23 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretBox};
+use serde::Serialize;
 
 use crate::Timestamp;
 use crate::model::{SigningAlg, SigningKeyRecord};
 use crate::secret::fill_random;
 use crate::store::{SigningKeyStore, StoreError, constraints};
+use crate::tokens::VerifiedAccessTokens;
 
 /// Everything that can go wrong creating, sealing or loading keys.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +138,54 @@ impl KeyEncryptionKey {
     }
 }
 
+/// Why a JWS could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The header or the claims did not serialise to JSON.
+    #[error("the JWT did not serialise")]
+    Serialize(#[from] serde_json::Error),
+    /// The crypto library refused to sign.
+    #[error("the crypto library failed to sign")]
+    Crypto,
+}
+
+/// A private key parsed once (see the module docs for why not per signature).
+enum ParsedPrivateKey {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+impl ParsedPrivateKey {
+    fn parse(alg: SigningAlg, pkcs8: &[u8]) -> Result<Self, KeyringError> {
+        match alg {
+            SigningAlg::Rs256 => RsaKeyPair::from_pkcs8(pkcs8)
+                .map(ParsedPrivateKey::Rsa)
+                .map_err(|_| KeyringError::Crypto("rsa key")),
+            SigningAlg::Es256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                .map(ParsedPrivateKey::Ec)
+                .map_err(|_| KeyringError::Crypto("ec key")),
+        }
+    }
+
+    /// The JWS signature over `message` (RFC 7518 §3.3 RSASSA-PKCS1-v1_5 with SHA-256;
+    /// §3.4 ECDSA P-256 with SHA-256, as the fixed-width `R || S` JWS requires).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        let rng = SystemRandom::new();
+        match self {
+            ParsedPrivateKey::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .map_err(|_| SignError::Crypto)?;
+                Ok(signature)
+            }
+            ParsedPrivateKey::Ec(pair) => pair
+                .sign(&rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SignError::Crypto),
+        }
+    }
+}
+
 /// A usable signing key: private part for signing, public part for the JWKS and for
 /// verifying our own tokens.
 #[derive(Clone)]
@@ -136,8 +194,8 @@ pub struct SigningKey {
     pub kid: String,
     /// Algorithm.
     pub alg: SigningAlg,
-    /// Signing key for jsonwebtoken.
-    pub encoding: EncodingKey,
+    /// The private key, parsed.
+    private: Arc<ParsedPrivateKey>,
     /// Verification key for jsonwebtoken.
     pub decoding: DecodingKey,
     /// Public JWK (`kid`, `kty`, `alg`, `use: sig`).
@@ -146,6 +204,21 @@ pub struct SigningKey {
     pub activates_at: Timestamp,
     /// When it leaves the JWKS.
     pub retires_at: Option<Timestamp>,
+}
+
+impl SigningKey {
+    /// Signs `claims` under `header` as a JWS compact serialisation (RFC 7515 §7.1):
+    /// the same bytes `jsonwebtoken::encode` produces (pinned by a test), signed with the
+    /// key parsed at load rather than re-parsed per call.
+    pub fn sign_jwt<T: Serialize>(&self, header: &Header, claims: &T) -> Result<String, SignError> {
+        let mut jws = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header)?);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(serde_json::to_vec(claims)?, &mut jws);
+        let signature = self.private.sign(jws.as_bytes())?;
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut jws);
+        Ok(jws)
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -197,7 +270,7 @@ fn load_key(
     Ok(SigningKey {
         kid,
         alg,
-        encoding,
+        private: Arc::new(ParsedPrivateKey::parse(alg, pkcs8)?),
         decoding,
         jwk,
         activates_at,
@@ -325,6 +398,7 @@ pub fn key_statuses(records: &[SigningKeyRecord], now: Timestamp) -> Vec<KeyStat
 pub struct KeySet {
     keys: Vec<SigningKey>,
     jwks_json: String,
+    verified_access_tokens: VerifiedAccessTokens,
 }
 
 impl KeySet {
@@ -346,7 +420,11 @@ impl KeySet {
         }
         let jwks = serde_json::json!({ "keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>() });
         let jwks_json = serde_json::to_string(&jwks).map_err(|_| KeyringError::Crypto("jwks"))?;
-        Ok(KeySet { keys, jwks_json })
+        Ok(KeySet {
+            keys,
+            jwks_json,
+            verified_access_tokens: VerifiedAccessTokens::default(),
+        })
     }
 
     /// The JWKS document (RFC 7517 §5), ready to serve.
@@ -369,6 +447,11 @@ impl KeySet {
             now,
         )
         .and_then(|i| self.keys.get(i))
+    }
+
+    /// The access tokens this set has verified.
+    pub(crate) fn verified_access_tokens(&self) -> &VerifiedAccessTokens {
+        &self.verified_access_tokens
     }
 
     /// The published key with this `kid`, for verifying our own tokens.
@@ -526,31 +609,76 @@ mod tests {
         assert_eq!(keys[1]["kid"], ec.kid.as_str());
     }
 
-    #[tokio::test]
-    async fn signed_token_verifies_with_the_published_key() {
-        let k = kek();
-        let rec = generate_signing_key(SigningAlg::Rs256, &k, Timestamp(0), Timestamp(0))
-            .await
-            .unwrap();
-        let set = KeySet::from_records(&[rec], &k, Timestamp(0)).unwrap();
-        let key = set.signing_key(SigningAlg::Rs256, Timestamp(0)).unwrap();
-        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+    fn claims() -> serde_json::Value {
+        serde_json::json!({"sub": "x", "exp": 4_000_000_000u64, "scope": "openid"})
+    }
+
+    fn header(key: &SigningKey) -> Header {
+        let mut header = Header::new(jwt_alg(key.alg));
         header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(
-            &header,
-            &serde_json::json!({"sub": "x", "exp": 4_000_000_000u64}),
-            &key.encoding,
+        header.typ = Some("at+jwt".into());
+        header
+    }
+
+    #[test]
+    fn rs256_tokens_are_byte_for_byte_what_jsonwebtoken_encodes() {
+        // RSASSA-PKCS1-v1_5 is deterministic, so the whole compact JWS must match.
+        let pkcs8 = generate_pkcs8(SigningAlg::Rs256).unwrap();
+        let key = load_key(SigningAlg::Rs256, &pkcs8, Timestamp(0), None).unwrap();
+        let ours = key.sign_jwt(&header(&key), &claims()).unwrap();
+        let theirs = jsonwebtoken::encode(
+            &header(&key),
+            &claims(),
+            &encoding_key(SigningAlg::Rs256, &pkcs8).unwrap(),
         )
         .unwrap();
-        let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn es256_tokens_match_jsonwebtoken_and_verify_with_the_published_key() {
+        // ECDSA signatures are randomised: the signed part must match, and the signature
+        // must verify with the key we publish.
+        let k = kek();
+        let pkcs8 = generate_pkcs8(SigningAlg::Es256).unwrap();
+        let key = load_key(SigningAlg::Es256, &pkcs8, Timestamp(0), None).unwrap();
+        let record = SigningKeyRecord {
+            kid: key.kid.clone(),
+            alg: SigningAlg::Es256,
+            sealed_private_key: k.seal(&key.kid, &pkcs8).unwrap(),
+            created_at: Timestamp(0),
+            activates_at: Timestamp(0),
+            retires_at: None,
+        };
+        let set = KeySet::from_records(&[record], &k, Timestamp(0)).unwrap();
+        let signer = set.signing_key(SigningAlg::Es256, Timestamp(0)).unwrap();
+        let ours = signer.sign_jwt(&header(signer), &claims()).unwrap();
+        let theirs = jsonwebtoken::encode(
+            &header(signer),
+            &claims(),
+            &encoding_key(SigningAlg::Es256, &pkcs8).unwrap(),
+        )
+        .unwrap();
+        let signed_part = |t: &str| t.rsplit_once('.').unwrap().0.to_owned();
+        assert_eq!(signed_part(&ours), signed_part(&theirs));
+
+        let kid = jsonwebtoken::decode_header(&ours).unwrap().kid.unwrap();
         let verify = set.verification_key(&kid).unwrap();
-        let data = jsonwebtoken::decode::<serde_json::Value>(
-            &token,
-            &verify.decoding,
-            &jsonwebtoken::Validation::new(Algorithm::RS256),
-        )
-        .unwrap();
-        assert_eq!(data.claims["sub"], "x");
+        let validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        let data = jsonwebtoken::decode::<serde_json::Value>(&ours, &verify.decoding, &validation)
+            .unwrap();
+        assert_eq!(data.claims, claims());
+        // The same signature over other claims must not verify.
+        let (head, rest) = ours.split_once('.').unwrap();
+        let signature = rest.rsplit_once('.').unwrap().1;
+        let other = URL_SAFE_NO_PAD.encode(br#"{"sub":"y","exp":4000000000}"#);
+        let forged = format!("{head}.{other}.{signature}");
+        let refused =
+            jsonwebtoken::decode::<serde_json::Value>(&forged, &verify.decoding, &validation);
+        assert!(matches!(
+            refused.unwrap_err().kind(),
+            jsonwebtoken::errors::ErrorKind::InvalidSignature
+        ));
     }
 
     #[test]

@@ -1,6 +1,10 @@
-//! The JWTs we hand out, signed with jsonwebtoken (aws-lc-rs backend) by the keyring:
-//! RFC 9068 access tokens (`typ: at+jwt`) and OpenID Connect ID tokens (OIDC Core §2),
-//! and the verification of our own access tokens at `/userinfo` and `/introspect`.
+//! The JWTs we hand out, signed by the keyring's parsed keys (aws-lc-rs) and verified with
+//! jsonwebtoken: RFC 9068 access tokens (`typ: at+jwt`) and OpenID Connect ID tokens
+//! (OIDC Core §2), and the verification of our own access tokens at `/userinfo` and
+//! `/introspect`, with the verified-signature cache that keeps those endpoints cheap.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use aws_lc_rs::digest;
 use base64::Engine;
@@ -9,7 +13,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
-use crate::keyring::{KeySet, SigningKey};
+use crate::keyring::{KeySet, SignError, SigningKey};
 use crate::model::SigningAlg;
 use crate::secret::{RandomError, fill_random};
 
@@ -125,7 +129,7 @@ pub enum MintError {
     NoActiveKey(SigningAlg),
     /// Signing failed.
     #[error("signing failed")]
-    Sign(#[source] jsonwebtoken::errors::Error),
+    Sign(#[source] SignError),
     /// The random source failed.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -147,7 +151,7 @@ pub(crate) fn sign<T: Serialize>(
     let mut header = Header::new(jwt_alg(key.alg));
     header.kid = Some(key.kid.clone());
     header.typ = Some(typ.to_owned());
-    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(MintError::Sign)
+    key.sign_jwt(&header, claims).map_err(MintError::Sign)
 }
 
 /// A fresh `jti`: 128 random bits.
@@ -258,7 +262,8 @@ pub enum AccessTokenError {
 }
 
 /// Verifies one of our access tokens: `typ`, `kid`, algorithm, signature, issuer,
-/// audience and expiry (against the injected clock, not the system's).
+/// audience and expiry (against the injected clock, not the system's). A token this key
+/// set verified before skips the signature check, never the others.
 pub fn verify_access_token(
     keys: &KeySet,
     issuer: &str,
@@ -266,18 +271,16 @@ pub fn verify_access_token(
     token: &str,
     now: Timestamp,
 ) -> Result<AccessTokenClaims, AccessTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Malformed)?;
-    if !header.typ.as_deref().is_some_and(|t| {
-        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-    }) {
-        return Err(AccessTokenError::WrongType);
-    }
-    let claims: AccessTokenClaims =
-        decode_signed_by_us(keys, token, &header).map_err(|e| match e {
-            SignatureFailure::Malformed => AccessTokenError::Malformed,
-            SignatureFailure::UnknownKey => AccessTokenError::UnknownKey,
-            SignatureFailure::BadSignature => AccessTokenError::BadSignature,
-        })?;
+    let cache = keys.verified_access_tokens();
+    let digest = VerifiedAccessTokens::digest(token);
+    let claims = match cache.get(&digest) {
+        Some(claims) => claims,
+        None => {
+            let claims = verify_access_token_signature(keys, token)?;
+            cache.insert(digest, &claims, now);
+            claims
+        }
+    };
     if claims.iss != issuer || claims.aud != audience {
         return Err(AccessTokenError::WrongIssuer);
     }
@@ -285,6 +288,86 @@ pub fn verify_access_token(
         return Err(AccessTokenError::Expired);
     }
     Ok(claims)
+}
+
+/// The part of access-token verification that depends only on the token's bytes and the
+/// key set: type, key, algorithm, signature and claim syntax.
+fn verify_access_token_signature(
+    keys: &KeySet,
+    token: &str,
+) -> Result<AccessTokenClaims, AccessTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| AccessTokenError::Malformed)?;
+    if !header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+    }) {
+        return Err(AccessTokenError::WrongType);
+    }
+    decode_signed_by_us(keys, token, &header).map_err(|e| match e {
+        SignatureFailure::Malformed => AccessTokenError::Malformed,
+        SignatureFailure::UnknownKey => AccessTokenError::UnknownKey,
+        SignatureFailure::BadSignature => AccessTokenError::BadSignature,
+    })
+}
+
+/// How many verified access tokens one key set remembers: enough for every token a busy
+/// resource server holds at once, small enough (~2 MiB) not to matter.
+const VERIFIED_ACCESS_TOKENS_CAPACITY: usize = 4096;
+
+/// Access tokens a key set has already verified, by the SHA-256 of the token. A resource
+/// server introspects, and a client presents at `/userinfo`, the same token many times in
+/// its life, and an ES256 verification costs more than the rest of such a request. Only
+/// what depends on the token's bytes and the keys is remembered (signature, type, claim
+/// syntax); issuer, audience, expiry and revocation are checked on every use. The cache
+/// belongs to one [`KeySet`]: a reload builds a new set with an empty cache, so a token
+/// never outlives the key that verified it. Only tokens that verified are inserted, so
+/// forged tokens cannot fill it.
+#[derive(Default)]
+pub struct VerifiedAccessTokens {
+    entries: Mutex<HashMap<[u8; 32], AccessTokenClaims>>,
+}
+
+impl std::fmt::Debug for VerifiedAccessTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedAccessTokens")
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedAccessTokens {
+    fn digest(token: &str) -> [u8; 32] {
+        let mut out = [0; 32];
+        out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        out
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AccessTokenClaims>> {
+        // A panic while holding the lock cannot leave a half-written entry behind (each
+        // operation is one map call), so a poisoned map is still sound.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<AccessTokenClaims> {
+        self.lock().get(digest).cloned()
+    }
+
+    /// Remembers a verified token. When full, expired entries make room; if none has
+    /// expired the newcomer is not remembered (the tokens already held stay hot).
+    fn insert(&self, digest: [u8; 32], claims: &AccessTokenClaims, now: Timestamp) {
+        let mut entries = self.lock();
+        if entries.len() >= VERIFIED_ACCESS_TOKENS_CAPACITY {
+            entries.retain(|_, c| c.exp > now.unix());
+        }
+        if entries.len() < VERIFIED_ACCESS_TOKENS_CAPACITY {
+            entries.insert(digest, claims.clone());
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 #[cfg(test)]
@@ -411,5 +494,79 @@ mod tests {
             at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    const ISS: &str = "https://id.example";
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_but_issuer_and_expiry_are_checked_every_time() {
+        let keys = keys().await;
+        let token =
+            mint_access_token(&keys, SigningAlg::Es256, &claims(200), Timestamp(100)).unwrap();
+        assert_eq!(keys.verified_access_tokens().len(), 0);
+        let first = verify_access_token(&keys, ISS, ISS, &token, Timestamp(150)).unwrap();
+        assert_eq!(keys.verified_access_tokens().len(), 1);
+        let again = verify_access_token(&keys, ISS, ISS, &token, Timestamp(150)).unwrap();
+        assert_eq!((first, keys.verified_access_tokens().len()), (again, 1));
+        // Served from the cache, yet still judged against the caller's issuer and clock.
+        assert_eq!(
+            verify_access_token(&keys, "https://other.example", ISS, &token, Timestamp(150)),
+            Err(AccessTokenError::WrongIssuer)
+        );
+        assert_eq!(
+            verify_access_token(&keys, ISS, ISS, &token, Timestamp(200)),
+            Err(AccessTokenError::Expired)
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_that_fail_verification_are_not_remembered() {
+        let keys = keys().await;
+        let token =
+            mint_access_token(&keys, SigningAlg::Es256, &claims(200), Timestamp(100)).unwrap();
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let other_claims = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&AccessTokenClaims {
+                scope: "openid admin".into(),
+                ..claims(200)
+            })
+            .unwrap(),
+        );
+        let head = signed.split_once('.').unwrap().0;
+        let forged = format!("{head}.{other_claims}.{signature}");
+        for _ in 0..2 {
+            assert_eq!(
+                verify_access_token(&keys, ISS, ISS, &forged, Timestamp(150)),
+                Err(AccessTokenError::BadSignature)
+            );
+        }
+        assert_eq!(keys.verified_access_tokens().len(), 0);
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_from_expired_tokens_only() {
+        let cache = VerifiedAccessTokens::default();
+        let key = |i: usize| VerifiedAccessTokens::digest(&i.to_string());
+        for i in 0..VERIFIED_ACCESS_TOKENS_CAPACITY {
+            cache.insert(
+                key(i),
+                &claims(if i % 2 == 0 { 100 } else { 300 }),
+                Timestamp(50),
+            );
+        }
+        assert_eq!(cache.len(), VERIFIED_ACCESS_TOKENS_CAPACITY);
+        // At 200 the even half has expired: it makes room and the newcomer is held.
+        let newcomer = key(VERIFIED_ACCESS_TOKENS_CAPACITY);
+        cache.insert(newcomer, &claims(400), Timestamp(200));
+        assert_eq!(cache.len(), VERIFIED_ACCESS_TOKENS_CAPACITY / 2 + 1);
+        assert!(cache.get(&newcomer).is_some() && cache.get(&key(0)).is_none());
+        // Full of live tokens: the newcomer is not held and no live token is dropped.
+        let live = VerifiedAccessTokens::default();
+        for i in 0..VERIFIED_ACCESS_TOKENS_CAPACITY {
+            live.insert(key(i), &claims(300), Timestamp(50));
+        }
+        live.insert(newcomer, &claims(400), Timestamp(200));
+        assert_eq!(live.len(), VERIFIED_ACCESS_TOKENS_CAPACITY);
+        assert!(live.get(&newcomer).is_none() && live.get(&key(0)).is_some());
     }
 }
