@@ -2,12 +2,18 @@
 //! endpoints (discovery, JWKS, client_credentials, introspection, userinfo, refresh) at a
 //! fixed concurrency against a release build it starts itself, on SQLite or Postgres.
 //!
+//! `introspection` presents one token over and over, as a resource server does during a
+//! token's life (the server remembers a verified signature); `introspection_fresh`
+//! presents a token the server has never seen on every request, so each one pays the full
+//! signature verification.
+//!
 //! Server CPU is read from the server's own per-thread counters
 //! (`/proc/<pid>/task/*/schedstat`, nanoseconds) around each scenario, so the load
 //! generator's CPU is not counted.
 
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -46,14 +52,19 @@ struct Args {
     id_token_alg: String,
 }
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "discovery",
     "jwks",
     "client_credentials",
     "introspection",
+    "introspection_fresh",
     "userinfo",
     "refresh",
 ];
+
+/// Distinct access tokens minted up front for `introspection_fresh`; a run that uses them
+/// all ends early (the figures stay per request).
+const FRESH_TOKENS: usize = 60_000;
 
 struct Server {
     child: tokio::process::Child,
@@ -112,8 +123,40 @@ struct Fixture {
     base: String,
     basic: String,
     access_token: String,
+    /// Tokens like `access_token` but each with its own `jti`, never presented before.
+    fresh_tokens: Vec<String>,
+    next_fresh: AtomicUsize,
     /// One refresh token per worker: each worker rotates its own chain.
     refresh_tokens: Vec<String>,
+}
+
+/// `count` access tokens with the claims of `template` but each with a new `jti`, signed
+/// with the server's active ES256 key (loaded from the shared store with its KEK).
+async fn mint_fresh_tokens(
+    store: &Arc<dyn Store>,
+    kek: &str,
+    template: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
+    use portcullis_core::tokens::{
+        ACCESS_TOKEN_ALG, AccessTokenClaims, mint_access_token, new_jti,
+    };
+    let now = SystemClock.now();
+    let keyring = Keyring::open(store.as_ref(), KeyEncryptionKey::from_base64(kek)?, now).await?;
+    let keys = keyring.current();
+    let payload = template.split('.').nth(1).context("a JWT")?;
+    let claims: AccessTokenClaims =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?)?;
+    (0..count)
+        .map(|_| {
+            let claims = AccessTokenClaims {
+                jti: new_jti()?,
+                ..claims.clone()
+            };
+            Ok(mint_access_token(&keys, ACCESS_TOKEN_ALG, &claims, now)?)
+        })
+        .collect()
 }
 
 async fn prepare(
@@ -205,22 +248,25 @@ async fn prepare(
         base: base.to_owned(),
         basic,
         access_token,
+        fresh_tokens: Vec::new(),
+        next_fresh: AtomicUsize::new(0),
         refresh_tokens,
     })
 }
 
-/// One request of `scenario`; returns the refresh token to use next (refresh only).
+/// One request of `scenario`, updating the refresh token to use next (refresh only);
+/// `false` when the scenario has nothing left to send.
 async fn one_request(
     http: &reqwest::Client,
     f: &Fixture,
     scenario: &str,
     refresh: &mut String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let form = |body: String| {
         http.post(format!(
             "{}/{}",
             f.base,
-            if scenario == "introspection" {
+            if scenario.starts_with("introspection") {
                 "introspect"
             } else {
                 "token"
@@ -238,6 +284,15 @@ async fn one_request(
             .bearer_auth(&f.access_token),
         "client_credentials" => form("grant_type=client_credentials&scope=api".into()),
         "introspection" => form(format!("token={}", f.access_token)),
+        "introspection_fresh" => {
+            let Some(token) = f
+                .fresh_tokens
+                .get(f.next_fresh.fetch_add(1, Ordering::Relaxed))
+            else {
+                return Ok(false);
+            };
+            form(format!("token={token}"))
+        }
         "refresh" => form(format!("grant_type=refresh_token&refresh_token={refresh}")),
         other => anyhow::bail!("unknown scenario {other}"),
     };
@@ -256,11 +311,11 @@ async fn one_request(
             .context("refresh_token")?
             .to_owned();
     }
-    if scenario == "introspection" {
+    if scenario.starts_with("introspection") {
         let v: serde_json::Value = serde_json::from_slice(&body)?;
         anyhow::ensure!(v["active"] == true, "introspection says inactive");
     }
-    Ok(())
+    Ok(true)
 }
 
 struct Outcome {
@@ -291,7 +346,9 @@ async fn run_scenario(
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                one_request(&http, &f, scenario, &mut refresh).await?;
+                if !one_request(&http, &f, scenario, &mut refresh).await? {
+                    break;
+                }
                 latencies.push(t.elapsed());
             }
             anyhow::Ok(latencies)
@@ -334,8 +391,7 @@ async fn main() -> anyhow::Result<()> {
     let kek = portcullis_e2e::app::random_kek()?;
     let mut server = start_server(&args.binary, &db, &kek).await?;
     let store = db.open_store().await?;
-    let fixture =
-        Arc::new(prepare(&store, &server.base, args.concurrency, &args.id_token_alg).await?);
+    let mut fixture = prepare(&store, &server.base, args.concurrency, &args.id_token_alg).await?;
     let scenarios: Vec<&'static str> = if args.scenario.is_empty() {
         SCENARIOS.to_vec()
     } else {
@@ -345,6 +401,11 @@ async fn main() -> anyhow::Result<()> {
             .filter(|s| args.scenario.iter().any(|a| a == s))
             .collect()
     };
+    if scenarios.contains(&"introspection_fresh") {
+        fixture.fresh_tokens =
+            mint_fresh_tokens(&store, &kek, &fixture.access_token, FRESH_TOKENS).await?;
+    }
+    let fixture = Arc::new(fixture);
     let mut out = std::io::stdout().lock();
     use std::io::Write as _;
     writeln!(
