@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use portcullis_core::store::{Store, StoreError};
+use sqlx::Connection as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 mod audit;
@@ -36,6 +37,13 @@ use error::from_sqlx;
 /// exhausted pool or unreachable database surfaces as an error instead of a hang.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle longer than this is pinged before use. Connections die while
+/// idle (a database restart or failover, a proxy's idle timeout), and a ping then costs
+/// one round trip instead of a failed request; a connection back in use within this
+/// window was just working, and pinging it would double the round trips of every
+/// one-query request (sqlx pings on every acquire by default).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// The Postgres implementation of [`Store`]; cheap to clone (it wraps a connection pool).
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -50,6 +58,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(from_sqlx)?;

@@ -66,6 +66,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
+            // A connection to an embedded file cannot drop the way a network one can, so
+            // the ping sqlx sends on every acquire by default would only add a trip
+            // through the connection's worker thread to every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(from_sqlx)?;
