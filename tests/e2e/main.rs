@@ -168,6 +168,7 @@ server_tests!(
     token::a_grant_the_client_is_not_registered_for_is_unauthorized_client,
     token::malformed_requests_are_invalid_request,
     token::refresh_rotates_and_reuse_revokes_the_grant,
+    token::a_retry_inside_the_reuse_grace_window_rotates_again_and_later_reuse_revokes,
     token::refresh_may_narrow_the_scope_but_never_widen_it,
     token::refresh_by_another_client_is_invalid_grant_and_spends_nothing,
     token::disabled_user_gets_no_new_tokens,

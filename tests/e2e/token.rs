@@ -10,7 +10,9 @@ use openidconnect::reqwest::StatusCode;
 use openidconnect::reqwest::header::HeaderMap;
 use portcullis_core::clients::{NewClient, create_client};
 use portcullis_core::ids::{ClientId, GrantId, SessionId, UserId};
-use portcullis_core::model::{AuthorizationCode, Grant, User, UserProfile};
+use portcullis_core::model::{
+    AuthorizationCode, Grant, RefreshRotation, RefreshToken, User, UserProfile,
+};
 use portcullis_core::password::PasswordHash;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::secret::{PlainSecret, SecretHash, SecretKind};
@@ -905,6 +907,103 @@ pub(crate) async fn refresh_rotates_and_reuse_revokes_the_grant(app: &TestApp) {
     reuse.assert_error(400, "invalid_grant");
     assert!(grant_revoked(app, issued.grant_id).await);
     after_reuse.assert_error(400, "invalid_grant");
+}
+
+pub(crate) async fn a_retry_inside_the_reuse_grace_window_rotates_again_and_later_reuse_revokes(
+    app: &TestApp,
+) {
+    // Arrange: a server that forgives a reuse within 30 s of the rotation.
+    let graced = TestApp::spawn_with(app.backend(), "token::reuse_grace", |c| {
+        c.tokens.refresh_token_reuse_grace = std::time::Duration::from_secs(30);
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let client = confidential_client(&graced).await;
+    let (verifier, challenge) = pkce_pair();
+    let issued = issue_code(
+        &graced,
+        &client,
+        CodeSpec::with_pkce("openid offline_access", &challenge),
+    )
+    .await;
+    let first = exchange(&graced, Auth::Basic(&client), &issued.code, Some(&verifier)).await;
+    let r1 = first.str("refresh_token").to_owned();
+    let rotated = refresh(&graced, Auth::Basic(&client), &r1, None).await;
+    rotated.assert_ok();
+
+    // Act: the client retries with the token it just rotated (its response was lost).
+    let retried = refresh(&graced, Auth::Basic(&client), &r1, None).await;
+
+    // Assert: another successor, the grant intact, and both successors usable.
+    retried.assert_ok();
+    assert_ne!(retried.str("refresh_token"), rotated.str("refresh_token"));
+    assert!(!grant_revoked(&graced, issued.grant_id).await);
+    let lost = refresh(
+        &graced,
+        Auth::Basic(&client),
+        rotated.str("refresh_token"),
+        None,
+    )
+    .await;
+    lost.assert_ok();
+    let kept = refresh(
+        &graced,
+        Auth::Basic(&client),
+        retried.str("refresh_token"),
+        None,
+    )
+    .await;
+    kept.assert_ok();
+
+    // Arrange: a token of the same grant whose rotation was a minute ago, past the window.
+    let record = graced
+        .store
+        .find_refresh_token(&SecretHash::of(kept.str("refresh_token")))
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = PlainSecret::generate(SecretKind::RefreshToken).unwrap();
+    let stale_record = RefreshToken {
+        token_hash: stale.hash(),
+        ..record.clone()
+    };
+    graced
+        .store
+        .insert_refresh_token(&stale_record)
+        .await
+        .unwrap();
+    let minute_ago = SystemClock.now().minus(std::time::Duration::from_secs(60));
+    let next = RefreshToken {
+        token_hash: SecretHash::of("pcr_next_of_stale"),
+        parent_hash: Some(stale_record.token_hash.clone()),
+        ..record
+    };
+    let outcome = graced
+        .store
+        .rotate_refresh_token(&stale_record.token_hash, &next, minute_ago)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RefreshRotation::Rotated(_)),
+        "{outcome:?}"
+    );
+
+    // Act: reuse outside the window.
+    let reuse = refresh(&graced, Auth::Basic(&client), stale.expose(), None).await;
+    let live_sibling = refresh(
+        &graced,
+        Auth::Basic(&client),
+        kept.str("refresh_token"),
+        None,
+    )
+    .await;
+
+    // Assert: outside the window reuse is theft again, and the whole grant goes.
+    reuse.assert_error(400, "invalid_grant");
+    assert!(grant_revoked(&graced, issued.grant_id).await);
+    live_sibling.assert_error(400, "invalid_grant");
+    graced.stop().await.unwrap();
 }
 
 pub(crate) async fn refresh_may_narrow_the_scope_but_never_widen_it(app: &TestApp) {

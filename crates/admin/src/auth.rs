@@ -10,6 +10,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use portcullis_core::audit::Actor;
 use portcullis_core::ids::{ClientId, GrantId, UserId};
+use portcullis_core::model::{AccessTokenStanding, Grant, User};
 use portcullis_core::roles::{ADMIN_ROLE, ADMIN_SCOPE, has_role};
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::tokens::{AccessTokenClaims, access_token_audience, verify_access_token};
@@ -54,57 +55,58 @@ where
             state.clock.now(),
         )
         .map_err(|_| invalid("signature, issuer, audience or expiry check failed"))?;
-        let revoked = state
+        let grant_id = match &claims.gid {
+            Some(gid) => Some(
+                gid.parse::<GrantId>()
+                    .map_err(|_| invalid("malformed grant id"))?,
+            ),
+            None => None,
+        };
+        let standing = state
             .store
-            .is_token_id_revoked(&claims.jti)
+            .access_token_standing(&claims.jti, grant_id)
             .await
-            .context("check whether the admin token id is revoked")?;
-        if revoked {
-            return Err(invalid("token id revoked"));
-        }
+            .context("check the admin token's revocation, grant and user")?;
         let scope = ScopeSet::parse(&claims.scope).map_err(|_| invalid("malformed scope"))?;
-        let actor = match &claims.gid {
-            Some(gid) => user_admin(&state, &claims, gid, &scope).await?,
-            None => client_admin(&state, &claims, &scope).await?,
+        let actor = match standing {
+            AccessTokenStanding::Revoked => return Err(invalid("token id revoked")),
+            AccessTokenStanding::NotRevoked(Some((grant, user))) => {
+                user_admin(&claims, &grant, &user, &scope)?
+            }
+            AccessTokenStanding::NotRevoked(None) if grant_id.is_none() => {
+                client_admin(&state, &claims, &scope).await?
+            }
+            AccessTokenStanding::UnknownGrant | AccessTokenStanding::NotRevoked(None) => {
+                return Err(invalid("grant missing"));
+            }
         };
         Ok(Admin { actor, peer })
     }
 }
 
 /// A token a user was issued: grant and user still live, the role still held.
-async fn user_admin(
-    state: &AdminState,
+fn user_admin(
     claims: &AccessTokenClaims,
-    gid: &str,
+    grant: &Grant,
+    user: &User,
     scope: &ScopeSet,
 ) -> Result<Actor, AdminError> {
     let user_id: UserId = claims
         .sub
         .parse()
         .map_err(|_| invalid("subject is not a user"))?;
-    let grant_id: GrantId = gid.parse().map_err(|_| invalid("malformed grant id"))?;
-    let grant = state
-        .store
-        .find_grant(grant_id)
-        .await
-        .context("load the admin token's grant")?;
-    match grant {
-        Some(g) if g.revoked_at.is_none() && g.user_id == user_id => {}
-        _ => return Err(invalid("grant revoked, missing or of another user")),
+    if grant.revoked_at.is_some() || grant.user_id != user_id {
+        return Err(invalid("grant revoked or of another user"));
     }
-    let user = state
-        .store
-        .find_user(user_id)
-        .await
-        .context("load the admin token's user")?
-        .filter(|u| !u.disabled)
-        .ok_or(invalid("user missing or disabled"))?;
+    if user.disabled {
+        return Err(invalid("user disabled"));
+    }
     if !scope.contains(ADMIN_SCOPE) {
         return Err(AdminError::InsufficientScope {
             reason: "user token without the admin scope",
         });
     }
-    if !has_role(&user, ADMIN_ROLE) {
+    if !has_role(user, ADMIN_ROLE) {
         return Err(AdminError::InsufficientScope {
             reason: "user does not hold the admin role",
         });

@@ -269,6 +269,25 @@ pub struct Grant {
     pub revoked_at: Option<Timestamp>,
 }
 
+/// What the store says about an access token at the moment it is checked: a self-contained
+/// JWT stays verifiable until its `exp`, so revoking it (RFC 7009), its grant, or its user
+/// must be looked up on every use for the revocation to take effect at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per request and matched at once; boxing the grant and user \
+              would add an allocation to the hot path this type exists to shorten"
+)]
+pub enum AccessTokenStanding {
+    /// Its `jti` is on the revocation list.
+    Revoked,
+    /// It names a grant the store does not hold.
+    UnknownGrant,
+    /// Not revoked by id: its grant and that grant's user as they stand now (`None` when
+    /// no grant was asked about: a client's own token).
+    NotRevoked(Option<(Grant, User)>),
+}
+
 /// An authorization code (RFC 6749 §4.1.2), stored hashed, single use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCode {

@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use crate::Timestamp;
 use crate::ids::{ClientId, GrantId, SessionId, UserId};
 use crate::model::{
-    AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant, InitialAccessToken,
-    RefreshRotation, RefreshToken, Session, SigningKeyRecord, User, UserProfile,
+    AccessTokenStanding, AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant,
+    InitialAccessToken, RefreshRotation, RefreshToken, Session, SigningKeyRecord, User,
+    UserProfile,
 };
 use crate::password::PasswordHash;
 use crate::secret::SecretHash;
@@ -175,7 +176,8 @@ pub trait GrantStore: Send + Sync {
     async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError>;
     /// Finds a grant by id.
     async fn find_grant(&self, grant_id: GrantId) -> Result<Option<Grant>, StoreError>;
-    /// Records that a token was issued from it.
+    /// Records that a token was issued from it (`last_used_at = now`). A refresh token
+    /// rotation records it itself ([`RefreshTokenStore::rotate_refresh_token`]).
     async fn touch_grant(&self, grant_id: GrantId, now: Timestamp) -> Result<(), StoreError>;
     /// Revokes the grant and, in the same transaction, every refresh token of it.
     /// Returns whether it was active. Idempotent.
@@ -217,16 +219,40 @@ pub trait RefreshTokenStore: Send + Sync {
         &self,
         token_hash: &SecretHash,
     ) -> Result<Option<RefreshToken>, StoreError>;
-    /// Rotates in one transaction: marks `old_hash` rotated with a guarded write (only if
-    /// not rotated, not revoked, its grant not revoked, and neither expiry passed at `now`)
-    /// and inserts `successor`. Exactly one concurrent caller gets `Rotated`; others get
-    /// `AlreadyRotated`; unknown, revoked or expired is `Invalid` (and nothing is inserted).
+    /// The token with this hash (in any state) together with its grant and the grant's
+    /// user as they stand now (revoked or disabled included), read in ONE round trip: the
+    /// refresh grant needs all three before it rotates, and it is a hot path. `None` when
+    /// no token hashes to it.
+    async fn find_refresh_token_with_grant(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(RefreshToken, Grant, User)>, StoreError>;
+    /// Rotates atomically: marks `old_hash` rotated with a guarded write (only if not
+    /// rotated, not revoked, its grant not revoked, and neither expiry passed at `now`),
+    /// inserts `successor`, and records the grant's use (`last_used_at = now`, as
+    /// [`GrantStore::touch_grant`] would). Exactly one concurrent caller gets `Rotated`;
+    /// others get `AlreadyRotated`; unknown, revoked or expired is `Invalid`. Only
+    /// `Rotated` writes anything: otherwise no successor is inserted and the grant is not
+    /// touched, and if any part fails nothing is written.
     async fn rotate_refresh_token(
         &self,
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError>;
+    /// A client's retry inside the reuse grace window (`tokens.refresh_token_reuse_grace`):
+    /// gives `old_hash` another `successor` although it was already rotated, provided its
+    /// first rotation happened at or after `rotated_since` and it is otherwise live (not
+    /// revoked, grant not revoked, neither expiry passed at `now`); touches the grant like
+    /// a rotation. Its first rotation time is kept, so retries never stretch the window.
+    /// Returns whether a successor was stored; `false` writes nothing.
+    async fn retry_refresh_rotation(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+        rotated_since: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// Revokes one token; returns whether it was live.
     async fn revoke_refresh_token(
         &self,
@@ -265,6 +291,20 @@ pub trait RevocationStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Whether `jti` is revoked.
     async fn is_token_id_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Everything a presented access token's liveness depends on, in ONE round trip
+    /// (introspection and userinfo check it on every request): whether `jti` is revoked
+    /// and, when `grant_id` is given, that grant with its user, read by one query.
+    ///
+    /// With `grant_id`: `UnknownGrant` when the store holds no such grant (whether or not
+    /// `jti` is revoked: the token is dead either way), else `Revoked` if `jti` is revoked,
+    /// else `NotRevoked(Some((grant, user)))` with the grant in any state (revoked
+    /// included) and its user (disabled included); the caller applies the rules. Without:
+    /// `Revoked` or `NotRevoked(None)`.
+    async fn access_token_standing(
+        &self,
+        jti: &str,
+        grant_id: Option<GrantId>,
+    ) -> Result<AccessTokenStanding, StoreError>;
     /// Spends a single-use token id (an RFC 7523 client assertion's `jti`) in one guarded
     /// insert, kept until `expires_at` like a revoked id: `true` when this call spent it,
     /// `false` when it was already spent (a replay). Exactly one concurrent caller wins.

@@ -78,6 +78,11 @@ pub struct TokenConfig {
     /// (zero disables the cache); changes to a client take effect within it.
     #[serde(with = "humantime_serde")]
     pub client_cache_ttl: Duration,
+    /// How long after a refresh token's rotation the same client may present it again
+    /// and get another successor instead of having the grant revoked as reuse (a retry
+    /// after a lost response); zero turns it off.
+    #[serde(with = "humantime_serde")]
+    pub refresh_token_reuse_grace: Duration,
 }
 
 /// Signing key handling.
@@ -214,6 +219,7 @@ impl Default for Config {
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
                 refresh_token_idle_ttl: Duration::from_secs(7 * 24 * 3600),
                 client_cache_ttl: Duration::from_secs(30),
+                refresh_token_reuse_grace: Duration::ZERO,
             },
             keys: KeysConfig {
                 reload_interval: Duration::from_secs(60),
@@ -247,6 +253,9 @@ const ENV_PREFIX: &str = "PORTCULLIS_";
 
 /// The longest `tokens.client_cache_ttl` accepted.
 const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The longest `tokens.refresh_token_reuse_grace` accepted.
+const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
 
 impl Config {
     /// Loads defaults, then `file` (or `PORTCULLIS_CONFIG`), then the environment.
@@ -290,6 +299,15 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "PORTCULLIS_TOKENS__CLIENT_CACHE_TTL",
                 problem: "must be at most 5 minutes (0s disables the cache)".into(),
+            });
+        }
+        // Inside the window a stolen refresh token forks the chain instead of revoking
+        // the grant (RFC 9700 §4.14.2 detection is suspended), so it covers a retry, no
+        // more.
+        if self.tokens.refresh_token_reuse_grace > MAX_REFRESH_TOKEN_REUSE_GRACE {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_TOKENS__REFRESH_TOKEN_REUSE_GRACE",
+                problem: "must be at most 60 seconds (0s turns it off)".into(),
             });
         }
         // A rotated-in key must reach every replica and every relying party's JWKS cache
@@ -542,6 +560,21 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("PORTCULLIS_DATABASE_URL:")
+        );
+    }
+
+    #[test]
+    fn refresh_token_reuse_grace_is_off_by_default_and_at_most_a_minute() {
+        let mut c = Config::default();
+        assert_eq!(c.tokens.refresh_token_reuse_grace, Duration::ZERO);
+        c.tokens.refresh_token_reuse_grace = Duration::from_secs(60);
+        c.validate().unwrap();
+        c.tokens.refresh_token_reuse_grace = Duration::from_secs(61);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_TOKENS__REFRESH_TOKEN_REUSE_GRACE:")
         );
     }
 

@@ -41,9 +41,13 @@ mod admin;
 /// No request we serve needs a large body; refuse big ones before reading them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Every endpoint crate's state; `FromRef` hands each router only its own part.
+/// Every endpoint crate's state; `FromRef` hands each router only its own part. axum
+/// clones the state for every request, so it sits behind one `Arc`: a request pays for
+/// cloning its own crate's part, not all five.
 #[derive(Clone)]
-struct AppState {
+struct AppState(Arc<EndpointStates>);
+
+struct EndpointStates {
     authorize: AuthorizeState,
     token: TokenState,
     userinfo: UserinfoState,
@@ -53,27 +57,27 @@ struct AppState {
 
 impl FromRef<AppState> for AuthorizeState {
     fn from_ref(s: &AppState) -> Self {
-        s.authorize.clone()
+        s.0.authorize.clone()
     }
 }
 impl FromRef<AppState> for TokenState {
     fn from_ref(s: &AppState) -> Self {
-        s.token.clone()
+        s.0.token.clone()
     }
 }
 impl FromRef<AppState> for UserinfoState {
     fn from_ref(s: &AppState) -> Self {
-        s.userinfo.clone()
+        s.0.userinfo.clone()
     }
 }
 impl FromRef<AppState> for OpsState {
     fn from_ref(s: &AppState) -> Self {
-        s.ops.clone()
+        s.0.ops.clone()
     }
 }
 impl FromRef<AppState> for AdminState {
     fn from_ref(s: &AppState) -> Self {
-        s.admin.clone()
+        s.0.admin.clone()
     }
 }
 
@@ -197,7 +201,7 @@ impl Application {
             Backchannel::new(DeliveryPolicy::default())
                 .context("preparing back-channel logout delivery")?,
         ));
-        let state = AppState {
+        let state = AppState(Arc::new(EndpointStates {
             admin: admin::admin_state(
                 &config,
                 store.clone(),
@@ -240,6 +244,7 @@ impl Application {
                     JwksCache::new(config.is_loopback_http_issuer())
                         .context("preparing jwks_uri fetching for private_key_jwt")?,
                 ),
+                refresh_token_reuse_grace: config.tokens.refresh_token_reuse_grace,
             },
             userinfo: UserinfoState {
                 discovery,
@@ -252,7 +257,7 @@ impl Application {
             ops: OpsState {
                 store: store.clone(),
             },
-        };
+        }));
         let router = Router::new()
             .merge(portcullis_authorize::router())
             .merge(portcullis_token::router())

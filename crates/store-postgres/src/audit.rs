@@ -1,17 +1,22 @@
 //! [`RevocationStore`] over `revoked_token_id` and [`AuditStore`] over `audit_event`.
 //! Access tokens are self-contained JWTs; RFC 7009 revocation of one before its `exp`
-//! is remembered here by `jti` until the token would have expired anyway.
+//! is remembered here by `jti` until the token would have expired anyway, and a token's
+//! standing (revoked `jti`, grant, user) is read in one query.
 
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
-use portcullis_core::ids::AuditEventId;
-use portcullis_core::model::AuditEvent;
+use portcullis_core::ids::{AuditEventId, GrantId};
+use portcullis_core::model::{AccessTokenStanding, AuditEvent};
 use portcullis_core::store::{AuditStore, RevocationStore, StoreError};
+use sqlx::FromRow;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::convert::{from_json, to_json};
+use crate::convert::{Columns, from_json, to_json};
 use crate::error::from_sqlx;
+use crate::grants::{GrantRow, grant_columns};
+use crate::users::{UserRow, user_columns};
 
 #[derive(sqlx::FromRow)]
 struct AuditEventRow {
@@ -36,6 +41,24 @@ impl TryFrom<AuditEventRow> for AuditEvent {
             target: row.target,
             ip: row.ip,
             detail: from_json(&row.detail, "audit_event.detail")?,
+        })
+    }
+}
+
+/// Whether a `jti` is revoked, next to a grant and its user, in one row.
+struct StandingRow {
+    jti_revoked: bool,
+    grant: GrantRow,
+    user: UserRow,
+}
+
+impl FromRow<'_, PgRow> for StandingRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        let mut columns = Columns::new(row);
+        Ok(StandingRow {
+            jti_revoked: columns.next("jti_revoked")?,
+            grant: GrantRow::read(&mut columns)?,
+            user: UserRow::read(&mut columns)?,
         })
     }
 }
@@ -68,6 +91,43 @@ impl RevocationStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(from_sqlx)
+    }
+
+    async fn access_token_standing(
+        &self,
+        jti: &str,
+        grant_id: Option<GrantId>,
+    ) -> Result<AccessTokenStanding, StoreError> {
+        let Some(grant_id) = grant_id else {
+            return Ok(if self.is_token_id_revoked(jti).await? {
+                AccessTokenStanding::Revoked
+            } else {
+                AccessTokenStanding::NotRevoked(None)
+            });
+        };
+        // One query for all three facts: introspection and userinfo run this on every
+        // request. No row means no such grant (a grant's user cannot be missing: deleting
+        // a user cascades to its grants).
+        let row = sqlx::query_as::<_, StandingRow>(concat!(
+            "select exists (select 1 from revoked_token_id where jti = $1) as jti_revoked, ",
+            grant_columns!("g."),
+            ", ",
+            user_columns!("u."),
+            " from oauth_grant g join user_account u on u.user_id = g.user_id \
+             where g.grant_id = $2"
+        ))
+        .bind(jti)
+        .bind(grant_id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(match row {
+            None => AccessTokenStanding::UnknownGrant,
+            Some(row) if row.jti_revoked => AccessTokenStanding::Revoked,
+            Some(row) => {
+                AccessTokenStanding::NotRevoked(Some((row.grant.try_into()?, row.user.try_into()?)))
+            }
+        })
     }
 
     async fn spend_token_id(

@@ -1,28 +1,41 @@
 //! [`RefreshTokenStore`] over `refresh_token`. Tokens rotate on every use (RFC 9700
 //! §4.14.2), so rotation is a guarded write: of concurrent presenters of one token
-//! exactly one gets a successor, and any later presenter is detectable as reuse.
+//! exactly one gets a successor, and any later presenter is detectable as reuse. The
+//! refresh grant is a hot path, so it reads the token with its grant and user in one
+//! joined query, and a rotation also records the grant's use.
 
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId};
-use portcullis_core::model::{RefreshRotation, RefreshToken};
+use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{RefreshTokenStore, StoreError};
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::convert::{opt_secret_hash, opt_ts, scope, secret_hash};
+use crate::convert::{Columns, opt_secret_hash, opt_ts, scope, secret_hash};
 use crate::error::from_sqlx;
+use crate::grants::{GrantRow, grant_columns};
+use crate::users::{UserRow, user_columns};
 
+/// The `refresh_token` columns [`RefreshTokenRow`] reads, in its order; with a table
+/// alias (`"r."`) for joins.
 macro_rules! refresh_columns {
     () => {
-        "token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at, \
-         idle_expires_at, rotated_at, revoked_at"
+        refresh_columns!("")
+    };
+    ($t:literal) => {
+        $crate::convert::column_list!(
+            $t;
+            token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at,
+            idle_expires_at, rotated_at, revoked_at
+        )
     };
 }
 
-#[derive(sqlx::FromRow)]
+/// A `refresh_token` row as stored.
 struct RefreshTokenRow {
     token_hash: Vec<u8>,
     grant_id: Uuid,
@@ -34,6 +47,48 @@ struct RefreshTokenRow {
     idle_expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+impl RefreshTokenRow {
+    /// Reads the `refresh_columns`, in order, from where `columns` stands.
+    fn read(columns: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        Ok(RefreshTokenRow {
+            token_hash: columns.next("token_hash")?,
+            grant_id: columns.next("grant_id")?,
+            client_id: columns.next("client_id")?,
+            scope: columns.next("scope")?,
+            parent_hash: columns.next("parent_hash")?,
+            created_at: columns.next("created_at")?,
+            expires_at: columns.next("expires_at")?,
+            idle_expires_at: columns.next("idle_expires_at")?,
+            rotated_at: columns.next("rotated_at")?,
+            revoked_at: columns.next("revoked_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, PgRow> for RefreshTokenRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        RefreshTokenRow::read(&mut Columns::new(row))
+    }
+}
+
+/// A refresh token joined with its grant and the grant's user, in one row.
+struct RefreshTokenWithGrantRow {
+    token: RefreshTokenRow,
+    grant: GrantRow,
+    user: UserRow,
+}
+
+impl FromRow<'_, PgRow> for RefreshTokenWithGrantRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        let mut columns = Columns::new(row);
+        Ok(RefreshTokenWithGrantRow {
+            token: RefreshTokenRow::read(&mut columns)?,
+            grant: GrantRow::read(&mut columns)?,
+            user: UserRow::read(&mut columns)?,
+        })
+    }
 }
 
 impl TryFrom<RefreshTokenRow> for RefreshToken {
@@ -77,6 +132,77 @@ async fn insert(conn: &mut PgConnection, token: &RefreshToken) -> Result<(), Sto
     Ok(())
 }
 
+impl PgStore {
+    /// The guarded rotation behind [`RefreshTokenStore::rotate_refresh_token`] and
+    /// [`RefreshTokenStore::retry_refresh_rotation`]: marks the token rotated (keeping
+    /// the first rotation's time), inserts `successor` and touches the grant, if the token
+    /// is live and either not rotated yet or rotated at or after `rotated_since`. Returns
+    /// the token as this call left it, or `None` when nothing was written.
+    async fn rotate(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+        rotated_since: Option<Timestamp>,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        // One statement, so one round trip and atomic without a transaction: the guarded
+        // mark, the successor insert and the grant's `last_used_at` all happen, or none.
+        //
+        // Exactly one concurrent rotation wins: a rotation that blocks on another's locks
+        // re-checks the guard against the committed row once they are released (READ
+        // COMMITTED), finds `rotated_at` set and matches nothing, so its successor and
+        // touch (which read `old`) write nothing either. (A retry inside the grace window,
+        // `rotated_since` set, matches a rotated token on purpose: that is what it forgives.)
+        //
+        // The grant row is locked (`for no key update`, the lock the touch takes anyway)
+        // while the guard is evaluated, before the token row: the order `revoke_grant`
+        // takes them in (grant, then its tokens). Locking the token first and the grant
+        // only in the touch deadlocks against a concurrent revocation of the grant (the
+        // conformance case racing the two shows it); in this order they serialise, and
+        // a rotation that waited re-reads `revoked_at` once the revocation commits.
+        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
+            "with old as (\
+                 update refresh_token set rotated_at = coalesce(rotated_at, $2) \
+                 where token_hash = $1 and revoked_at is null \
+                 and (rotated_at is null or rotated_at >= $13) \
+                 and expires_at > $2 and idle_expires_at > $2 \
+                 and exists (select 1 from oauth_grant \
+                             where oauth_grant.grant_id = refresh_token.grant_id \
+                             and oauth_grant.revoked_at is null \
+                             for no key update) \
+                 returning ",
+            refresh_columns!(),
+            "), successor as (\
+                 insert into refresh_token (",
+            refresh_columns!(),
+            ") select $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 from old\
+             ), touched as (\
+                 update oauth_grant set last_used_at = $2 from old \
+                 where oauth_grant.grant_id = old.grant_id\
+             ) select ",
+            refresh_columns!(),
+            " from old"
+        ))
+        .bind(old_hash.as_bytes())
+        .bind(now.0)
+        .bind(successor.token_hash.as_bytes())
+        .bind(successor.grant_id.0)
+        .bind(successor.client_id.as_str())
+        .bind(successor.scope.to_string())
+        .bind(successor.parent_hash.as_ref().map(|h| h.as_bytes()))
+        .bind(successor.created_at.0)
+        .bind(successor.expires_at.0)
+        .bind(successor.idle_expires_at.0)
+        .bind(successor.rotated_at.map(|t| t.0))
+        .bind(successor.revoked_at.map(|t| t.0))
+        .bind(rotated_since.map(|t| t.0))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rotated.map(RefreshToken::try_from).transpose()
+    }
+}
+
 #[async_trait]
 impl RefreshTokenStore for PgStore {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
@@ -101,44 +227,65 @@ impl RefreshTokenStore for PgStore {
         .transpose()
     }
 
+    async fn find_refresh_token_with_grant(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(RefreshToken, Grant, User)>, StoreError> {
+        let Some(row) = sqlx::query_as::<_, RefreshTokenWithGrantRow>(concat!(
+            "select ",
+            refresh_columns!("r."),
+            ", ",
+            grant_columns!("g."),
+            ", ",
+            user_columns!("u."),
+            " from refresh_token r \
+             join oauth_grant g on g.grant_id = r.grant_id \
+             join user_account u on u.user_id = g.user_id \
+             where r.token_hash = $1"
+        ))
+        .bind(token_hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            row.token.try_into()?,
+            row.grant.try_into()?,
+            row.user.try_into()?,
+        )))
+    }
+
     async fn rotate_refresh_token(
         &self,
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
-        // The guarded update takes the row lock and holds it until commit: a concurrent
-        // rotation blocks, then re-checks `rotated_at is null` and matches nothing.
-        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
-            "update refresh_token set rotated_at = $2 \
-             where token_hash = $1 and rotated_at is null and revoked_at is null \
-             and expires_at > $2 and idle_expires_at > $2 \
-             and exists (select 1 from oauth_grant \
-                         where oauth_grant.grant_id = refresh_token.grant_id \
-                         and oauth_grant.revoked_at is null) \
-             returning ",
-            refresh_columns!()
-        ))
-        .bind(old_hash.as_bytes())
-        .bind(now.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        if let Some(row) = rotated {
-            let old = RefreshToken::try_from(row)?;
-            insert(&mut tx, successor).await?;
-            tx.commit().await.map_err(from_sqlx)?;
+        if let Some(old) = self.rotate(old_hash, successor, now, None).await? {
             return Ok(RefreshRotation::Rotated(old));
         }
-        tx.rollback().await.map_err(from_sqlx)?;
         // Nothing was written. A token that was rotated before is being reused: the
-        // caller must revoke the whole grant (RFC 9700 §4.14.2), so report it as such
-        // even when it has since been revoked or has expired.
+        // caller must revoke the whole grant (RFC 9700 §4.14.2), unless it is a retry it
+        // forgives, so report it as such even when it has since been revoked or expired.
         match self.find_refresh_token(old_hash).await? {
             Some(old) if old.rotated_at.is_some() => Ok(RefreshRotation::AlreadyRotated(old)),
             _ => Ok(RefreshRotation::Invalid),
         }
+    }
+
+    async fn retry_refresh_rotation(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+        rotated_since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .rotate(old_hash, successor, now, Some(rotated_since))
+            .await?
+            .is_some())
     }
 
     async fn revoke_refresh_token(

@@ -6,21 +6,32 @@ use portcullis_core::ids::UserId;
 use portcullis_core::model::{User, UserProfile};
 use portcullis_core::password::PasswordHash;
 use portcullis_core::store::{StoreError, UserStore};
+use sqlx::FromRow;
+use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::convert::{from_json, to_json};
+use crate::convert::{Columns, from_json, to_json};
 use crate::error::{found, from_sqlx};
 
+/// The `user_account` columns [`UserRow`] reads, in its order; with a table alias (`"u."`)
+/// for joins.
 macro_rules! user_columns {
     () => {
-        "user_id, username, password_hash, email, email_verified, name, given_name, \
-         family_name, picture, roles, disabled, created_at, updated_at"
+        user_columns!("")
+    };
+    ($t:literal) => {
+        $crate::convert::column_list!(
+            $t;
+            user_id, username, password_hash, email, email_verified, name, given_name,
+            family_name, picture, roles, disabled, created_at, updated_at
+        )
     };
 }
+pub(crate) use user_columns;
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
+/// A `user_account` row as stored.
+pub(crate) struct UserRow {
     user_id: Uuid,
     username: String,
     password_hash: String,
@@ -34,6 +45,33 @@ struct UserRow {
     disabled: bool,
     created_at: i64,
     updated_at: i64,
+}
+
+impl UserRow {
+    /// Reads the [`user_columns`], in order, from where `columns` stands.
+    pub(crate) fn read(columns: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        Ok(UserRow {
+            user_id: columns.next("user_id")?,
+            username: columns.next("username")?,
+            password_hash: columns.next("password_hash")?,
+            email: columns.next("email")?,
+            email_verified: columns.next("email_verified")?,
+            name: columns.next("name")?,
+            given_name: columns.next("given_name")?,
+            family_name: columns.next("family_name")?,
+            picture: columns.next("picture")?,
+            roles: columns.next("roles")?,
+            disabled: columns.next("disabled")?,
+            created_at: columns.next("created_at")?,
+            updated_at: columns.next("updated_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, PgRow> for UserRow {
+    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+        UserRow::read(&mut Columns::new(row))
+    }
 }
 
 impl TryFrom<UserRow> for User {

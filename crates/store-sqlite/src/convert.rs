@@ -1,5 +1,8 @@
 //! Decoding of stored column values back into core domain types. A value that does not
 //! decode is reported as [`StoreError::Corrupt`], never silently replaced.
+//!
+//! Row types read their columns through [`Columns`], in order, so one reader serves both a
+//! single-table query and a join that lists several tables' columns side by side.
 
 use portcullis_core::Timestamp;
 use portcullis_core::model::{ClientType, SigningAlg, TokenEndpointAuthMethod};
@@ -8,6 +11,50 @@ use portcullis_core::secret::SecretHash;
 use portcullis_core::store::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Column as _, Decode, Row as _, Sqlite, Type};
+
+/// A column list as one string literal, `a, b, c`, each name prefixed with the table alias
+/// `$t` (`"g."`, or `""` for none). The row types' `*_columns!` lists are built with it,
+/// so a join can name each table's columns unambiguously.
+macro_rules! column_list {
+    ($t:literal; $first:ident $(, $rest:ident)* $(,)?) => {
+        concat!($t, stringify!($first) $(, ", ", $t, stringify!($rest))*)
+    };
+}
+pub(crate) use column_list;
+
+/// A cursor over a row's columns. A join that selects several tables' columns side by side
+/// repeats names (`oauth_grant` and `user_account` both have `user_id` and `created_at`),
+/// so reading by name would silently take the first table's value; reading by position is
+/// exact, and checking each position's name catches a reader that drifted from its column
+/// list.
+pub(crate) struct Columns<'r> {
+    row: &'r SqliteRow,
+    next: usize,
+}
+
+impl<'r> Columns<'r> {
+    /// A cursor at the row's first column.
+    pub(crate) fn new(row: &'r SqliteRow) -> Self {
+        Columns { row, next: 0 }
+    }
+
+    /// The value of the next column, which must be named `name`.
+    pub(crate) fn next<T>(&mut self, name: &str) -> Result<T, sqlx::Error>
+    where
+        T: Decode<'r, Sqlite> + Type<Sqlite>,
+    {
+        let index = self.next;
+        self.next += 1;
+        match self.row.columns().get(index) {
+            Some(column) if column.name() == name => self.row.try_get(index),
+            _ => Err(sqlx::Error::ColumnNotFound(format!(
+                "{name} at position {index}"
+            ))),
+        }
+    }
+}
 
 /// A 32-byte SHA-256 column.
 pub(crate) fn secret_hash(bytes: &[u8], what: &'static str) -> Result<SecretHash, StoreError> {

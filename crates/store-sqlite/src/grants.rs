@@ -8,9 +8,11 @@ use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId, SessionId, UserId};
 use portcullis_core::model::{Consent, Grant};
 use portcullis_core::store::{ConsentStore, GrantStore, StoreError};
+use sqlx::FromRow;
+use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use crate::convert::{opt_ts, scope};
+use crate::convert::{Columns, opt_ts, scope};
 use crate::error::{found, from_sqlx};
 use crate::{BEGIN_IMMEDIATE, SqliteStore};
 
@@ -20,12 +22,21 @@ macro_rules! consent_columns {
     };
 }
 
+/// The `oauth_grant` columns [`GrantRow`] reads, in its order; with a table alias (`"g."`)
+/// for joins.
 macro_rules! grant_columns {
     () => {
-        "grant_id, user_id, client_id, scope, session_id, auth_time, created_at, \
-         last_used_at, revoked_at"
+        grant_columns!("")
+    };
+    ($t:literal) => {
+        $crate::convert::column_list!(
+            $t;
+            grant_id, user_id, client_id, scope, session_id, auth_time, created_at, last_used_at,
+            revoked_at
+        )
     };
 }
+pub(crate) use grant_columns;
 
 #[derive(sqlx::FromRow)]
 struct ConsentRow {
@@ -50,8 +61,8 @@ impl TryFrom<ConsentRow> for Consent {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct GrantRow {
+/// An `oauth_grant` row as stored.
+pub(crate) struct GrantRow {
     grant_id: Uuid,
     user_id: Uuid,
     client_id: String,
@@ -61,6 +72,29 @@ struct GrantRow {
     created_at: i64,
     last_used_at: i64,
     revoked_at: Option<i64>,
+}
+
+impl GrantRow {
+    /// Reads the [`grant_columns`], in order, from where `columns` stands.
+    pub(crate) fn read(columns: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        Ok(GrantRow {
+            grant_id: columns.next("grant_id")?,
+            user_id: columns.next("user_id")?,
+            client_id: columns.next("client_id")?,
+            scope: columns.next("scope")?,
+            session_id: columns.next("session_id")?,
+            auth_time: columns.next("auth_time")?,
+            created_at: columns.next("created_at")?,
+            last_used_at: columns.next("last_used_at")?,
+            revoked_at: columns.next("revoked_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, SqliteRow> for GrantRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        GrantRow::read(&mut Columns::new(row))
+    }
 }
 
 impl TryFrom<GrantRow> for Grant {

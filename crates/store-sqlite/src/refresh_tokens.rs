@@ -1,28 +1,41 @@
 //! [`RefreshTokenStore`] over `refresh_token`. Tokens rotate on every use (RFC 9700
 //! §4.14.2), so rotation is a guarded write: of concurrent presenters of one token
-//! exactly one gets a successor, and any later presenter is detectable as reuse.
+//! exactly one gets a successor, and any later presenter is detectable as reuse. The
+//! refresh grant is a hot path, so it reads the token with its grant and user in one
+//! joined query, and a rotation also records the grant's use.
 
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId};
-use portcullis_core::model::{RefreshRotation, RefreshToken};
+use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{RefreshTokenStore, StoreError};
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{FromRow, SqliteConnection};
 use uuid::Uuid;
 
-use crate::convert::{opt_secret_hash, opt_ts, scope, secret_hash};
+use crate::convert::{Columns, opt_secret_hash, opt_ts, scope, secret_hash};
 use crate::error::from_sqlx;
+use crate::grants::{GrantRow, grant_columns};
+use crate::users::{UserRow, user_columns};
 use crate::{BEGIN_IMMEDIATE, SqliteStore};
 
+/// The `refresh_token` columns [`RefreshTokenRow`] reads, in its order; with a table
+/// alias (`"r."`) for joins.
 macro_rules! refresh_columns {
     () => {
-        "token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at, \
-         idle_expires_at, rotated_at, revoked_at"
+        refresh_columns!("")
+    };
+    ($t:literal) => {
+        $crate::convert::column_list!(
+            $t;
+            token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at,
+            idle_expires_at, rotated_at, revoked_at
+        )
     };
 }
 
-#[derive(sqlx::FromRow)]
+/// A `refresh_token` row as stored.
 struct RefreshTokenRow {
     token_hash: Vec<u8>,
     grant_id: Uuid,
@@ -34,6 +47,48 @@ struct RefreshTokenRow {
     idle_expires_at: i64,
     rotated_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+impl RefreshTokenRow {
+    /// Reads the `refresh_columns`, in order, from where `columns` stands.
+    fn read(columns: &mut Columns<'_>) -> Result<Self, sqlx::Error> {
+        Ok(RefreshTokenRow {
+            token_hash: columns.next("token_hash")?,
+            grant_id: columns.next("grant_id")?,
+            client_id: columns.next("client_id")?,
+            scope: columns.next("scope")?,
+            parent_hash: columns.next("parent_hash")?,
+            created_at: columns.next("created_at")?,
+            expires_at: columns.next("expires_at")?,
+            idle_expires_at: columns.next("idle_expires_at")?,
+            rotated_at: columns.next("rotated_at")?,
+            revoked_at: columns.next("revoked_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, SqliteRow> for RefreshTokenRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        RefreshTokenRow::read(&mut Columns::new(row))
+    }
+}
+
+/// A refresh token joined with its grant and the grant's user, in one row.
+struct RefreshTokenWithGrantRow {
+    token: RefreshTokenRow,
+    grant: GrantRow,
+    user: UserRow,
+}
+
+impl FromRow<'_, SqliteRow> for RefreshTokenWithGrantRow {
+    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+        let mut columns = Columns::new(row);
+        Ok(RefreshTokenWithGrantRow {
+            token: RefreshTokenRow::read(&mut columns)?,
+            grant: GrantRow::read(&mut columns)?,
+            user: UserRow::read(&mut columns)?,
+        })
+    }
 }
 
 impl TryFrom<RefreshTokenRow> for RefreshToken {
@@ -77,6 +132,60 @@ async fn insert(conn: &mut SqliteConnection, token: &RefreshToken) -> Result<(),
     Ok(())
 }
 
+impl SqliteStore {
+    /// The guarded rotation behind [`RefreshTokenStore::rotate_refresh_token`] and
+    /// [`RefreshTokenStore::retry_refresh_rotation`]: marks the token rotated (keeping
+    /// the first rotation's time), inserts `successor` and touches the grant, if the token
+    /// is live and either not rotated yet or rotated at or after `rotated_since`. Returns
+    /// the token as this call left it, or `None` when nothing was written.
+    async fn rotate(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+        rotated_since: Option<Timestamp>,
+    ) -> Result<Option<RefreshToken>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(from_sqlx)?;
+        // The write comes first and holds the write lock until commit, so the guard, the
+        // mark, the successor insert and the grant's touch are one atomic step.
+        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
+            "update refresh_token set rotated_at = coalesce(rotated_at, $2) \
+             where token_hash = $1 and revoked_at is null \
+             and (rotated_at is null or rotated_at >= $3) \
+             and expires_at > $2 and idle_expires_at > $2 \
+             and exists (select 1 from oauth_grant \
+                         where oauth_grant.grant_id = refresh_token.grant_id \
+                         and oauth_grant.revoked_at is null) \
+             returning ",
+            refresh_columns!()
+        ))
+        .bind(old_hash.as_bytes())
+        .bind(now.0)
+        .bind(rotated_since.map(|t| t.0))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        if let Some(row) = rotated {
+            let old = RefreshToken::try_from(row)?;
+            insert(&mut tx, successor).await?;
+            sqlx::query("update oauth_grant set last_used_at = $2 where grant_id = $1")
+                .bind(old.grant_id.0)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+            tx.commit().await.map_err(from_sqlx)?;
+            return Ok(Some(old));
+        }
+        tx.rollback().await.map_err(from_sqlx)?;
+        Ok(None)
+    }
+}
+
 #[async_trait]
 impl RefreshTokenStore for SqliteStore {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
@@ -101,48 +210,65 @@ impl RefreshTokenStore for SqliteStore {
         .transpose()
     }
 
+    async fn find_refresh_token_with_grant(
+        &self,
+        token_hash: &SecretHash,
+    ) -> Result<Option<(RefreshToken, Grant, User)>, StoreError> {
+        let Some(row) = sqlx::query_as::<_, RefreshTokenWithGrantRow>(concat!(
+            "select ",
+            refresh_columns!("r."),
+            ", ",
+            grant_columns!("g."),
+            ", ",
+            user_columns!("u."),
+            " from refresh_token r \
+             join oauth_grant g on g.grant_id = r.grant_id \
+             join user_account u on u.user_id = g.user_id \
+             where r.token_hash = $1"
+        ))
+        .bind(token_hash.as_bytes())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            row.token.try_into()?,
+            row.grant.try_into()?,
+            row.user.try_into()?,
+        )))
+    }
+
     async fn rotate_refresh_token(
         &self,
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(from_sqlx)?;
-        // The write comes first and holds the write lock until commit, so the guard, the
-        // mark and the successor insert are one atomic step.
-        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
-            "update refresh_token set rotated_at = $2 \
-             where token_hash = $1 and rotated_at is null and revoked_at is null \
-             and expires_at > $2 and idle_expires_at > $2 \
-             and exists (select 1 from oauth_grant \
-                         where oauth_grant.grant_id = refresh_token.grant_id \
-                         and oauth_grant.revoked_at is null) \
-             returning ",
-            refresh_columns!()
-        ))
-        .bind(old_hash.as_bytes())
-        .bind(now.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        if let Some(row) = rotated {
-            let old = RefreshToken::try_from(row)?;
-            insert(&mut tx, successor).await?;
-            tx.commit().await.map_err(from_sqlx)?;
+        if let Some(old) = self.rotate(old_hash, successor, now, None).await? {
             return Ok(RefreshRotation::Rotated(old));
         }
-        tx.rollback().await.map_err(from_sqlx)?;
         // Nothing was written. A token that was rotated before is being reused: the
-        // caller must revoke the whole grant (RFC 9700 §4.14.2), so report it as such
-        // even when it has since been revoked or has expired.
+        // caller must revoke the whole grant (RFC 9700 §4.14.2), unless it is a retry it
+        // forgives, so report it as such even when it has since been revoked or expired.
         match self.find_refresh_token(old_hash).await? {
             Some(old) if old.rotated_at.is_some() => Ok(RefreshRotation::AlreadyRotated(old)),
             _ => Ok(RefreshRotation::Invalid),
         }
+    }
+
+    async fn retry_refresh_rotation(
+        &self,
+        old_hash: &SecretHash,
+        successor: &RefreshToken,
+        now: Timestamp,
+        rotated_since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .rotate(old_hash, successor, now, Some(rotated_since))
+            .await?
+            .is_some())
     }
 
     async fn revoke_refresh_token(

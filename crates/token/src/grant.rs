@@ -58,28 +58,44 @@ async fn find_grant(
         .await
         .context("load grant for token request")?
         .ok_or(TokenError::InvalidGrant(GrantFailure::GrantInactive))?;
-    if !still_active(grant.revoked_at) {
-        return Err(TokenError::InvalidGrant(GrantFailure::GrantInactive));
-    }
-    Ok(grant)
+    active_grant(grant, still_active)
 }
 
-/// The user `user_id`, if it exists and is enabled: a disabled account gets no new
-/// tokens, whatever it granted before.
+/// `grant`, if `still_active` accepts its revocation time.
+fn active_grant(
+    grant: Grant,
+    still_active: impl FnOnce(Option<Timestamp>) -> bool,
+) -> Result<Grant, TokenError> {
+    if still_active(grant.revoked_at) {
+        Ok(grant)
+    } else {
+        Err(TokenError::InvalidGrant(GrantFailure::GrantInactive))
+    }
+}
+
+/// The user `user_id`, if it exists and is enabled (see [`active_user`]).
 async fn find_active_user(store: &dyn Store, user_id: UserId) -> Result<User, TokenError> {
-    match store
+    store
         .find_user(user_id)
         .await
         .context("load user for token request")?
-    {
-        Some(user) if !user.disabled => Ok(user),
-        _ => Err(TokenError::InvalidGrant(GrantFailure::UserInactive)),
+        .ok_or(TokenError::InvalidGrant(GrantFailure::UserInactive))
+        .and_then(active_user)
+}
+
+/// `user`, if enabled: a disabled account gets no new tokens, whatever it granted before.
+fn active_user(user: User) -> Result<User, TokenError> {
+    if user.disabled {
+        Err(TokenError::InvalidGrant(GrantFailure::UserInactive))
+    } else {
+        Ok(user)
     }
 }
 
-/// Records that tokens were issued from the grant. Bookkeeping only: by now the code is
-/// redeemed or the refresh token rotated, so failing the request would strand the
-/// client without the tokens it just consumed its credential for. A failure is logged.
+/// Records that tokens were issued from the grant (a refresh token rotation records it
+/// itself). Bookkeeping only: by now the code is redeemed, so failing the request would
+/// strand the client without the tokens it just consumed its credential for. A failure is
+/// logged.
 async fn touch_grant(store: &dyn Store, grant_id: GrantId, now: Timestamp) {
     if let Err(error) = store.touch_grant(grant_id, now).await {
         let error = anyhow::Error::new(error);

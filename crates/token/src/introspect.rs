@@ -10,8 +10,9 @@
 //! `client_credentials` token), `token_type`, `exp`, `iat`, `sub`, `iss`, and for access
 //! tokens `aud` and `jti`.
 //!
-//! An access token costs one revoked-`jti` lookup, plus the grant and user lookups when
-//! it stands for a user; nothing is written.
+//! Either kind of token costs one store round trip, and nothing is written: an access
+//! token's revoked-`jti` entry, grant and user are read by one query, and so is a refresh
+//! token with its grant and user.
 
 use anyhow::Context as _;
 use axum::Json;
@@ -21,7 +22,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId, UserId};
-use portcullis_core::model::{Client, Grant, User};
+use portcullis_core::model::{AccessTokenStanding, Client, Grant, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::tokens::AccessTokenError;
 use serde::Serialize;
@@ -137,25 +138,29 @@ async fn introspect_access_token(
     if claims.client_id != client.client_id.as_str() {
         return Ok(Some(Introspection::inactive()));
     }
-    if state
-        .store
-        .is_token_id_revoked(&claims.jti)
-        .await
-        .context("check whether an introspected access token id is revoked")?
-    {
-        return Ok(Some(Introspection::inactive()));
-    }
-    let username = match claims.gid.as_deref() {
+    let grant_id = match claims.gid.as_deref() {
         // A client's own token (client_credentials): no grant, no user behind it.
         None if claims.sub == claims.client_id => None,
         None => return Ok(Some(Introspection::inactive())),
-        Some(gid) => {
-            let Ok(grant_id) = gid.parse::<GrantId>() else {
+        Some(gid) => match gid.parse::<GrantId>() {
+            Ok(grant_id) => Some(grant_id),
+            Err(_) => return Ok(Some(Introspection::inactive())),
+        },
+    };
+    let standing = state
+        .store
+        .access_token_standing(&claims.jti, grant_id)
+        .await
+        .context("check the revocation, grant and user of an introspected access token")?;
+    let username = match (grant_id, standing) {
+        (_, AccessTokenStanding::Revoked | AccessTokenStanding::UnknownGrant) => {
+            return Ok(Some(Introspection::inactive()));
+        }
+        (None, AccessTokenStanding::NotRevoked(None)) => None,
+        (Some(_), AccessTokenStanding::NotRevoked(Some((grant, user)))) => {
+            if !is_live(&grant, &user, &client.client_id) {
                 return Ok(Some(Introspection::inactive()));
-            };
-            let Some((grant, user)) = live_grant(state, grant_id, &client.client_id).await? else {
-                return Ok(Some(Introspection::inactive()));
-            };
+            }
             // A grant belongs to one user; a token naming another user's grant was not
             // minted by us as it stands.
             if claims.sub.parse::<UserId>().ok() != Some(grant.user_id) {
@@ -163,6 +168,8 @@ async fn introspect_access_token(
             }
             Some(user.username)
         }
+        // An answer about something other than what was asked: fail closed.
+        (_, AccessTokenStanding::NotRevoked(_)) => return Ok(Some(Introspection::inactive())),
     };
     Ok(Some(Introspection {
         active: true,
@@ -187,11 +194,11 @@ async fn introspect_refresh_token(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Introspection>, TokenError> {
-    let Some(record) = state
+    let Some((record, grant, user)) = state
         .store
-        .find_refresh_token(&SecretHash::of(token))
+        .find_refresh_token_with_grant(&SecretHash::of(token))
         .await
-        .context("look up an introspected refresh token")?
+        .context("look up an introspected refresh token with its grant and user")?
     else {
         return Ok(None);
     };
@@ -200,12 +207,9 @@ async fn introspect_refresh_token(
         && record.revoked_at.is_none()
         && now < record.expires_at
         && now < record.idle_expires_at;
-    if record.client_id != client.client_id || !live {
+    if record.client_id != client.client_id || !live || !is_live(&grant, &user, &client.client_id) {
         return Ok(Some(Introspection::inactive()));
     }
-    let Some((grant, user)) = live_grant(state, record.grant_id, &client.client_id).await? else {
-        return Ok(Some(Introspection::inactive()));
-    };
     Ok(Some(Introspection {
         active: true,
         scope: Some(record.scope.to_string()),
@@ -223,26 +227,11 @@ async fn introspect_refresh_token(
     }))
 }
 
-/// The grant `grant_id` and its user, if the grant is the client's and not revoked and
-/// the user exists and is enabled.
-async fn live_grant(
-    state: &TokenState,
-    grant_id: GrantId,
-    client_id: &ClientId,
-) -> Result<Option<(Grant, User)>, TokenError> {
-    let store = state.store.as_ref();
-    let grant = store
-        .find_grant(grant_id)
-        .await
-        .context("look up the grant of an introspected token")?;
-    let Some(grant) = grant.filter(|g| g.revoked_at.is_none() && g.client_id == *client_id) else {
-        return Ok(None);
-    };
-    let user = store
-        .find_user(grant.user_id)
-        .await
-        .context("look up the user of an introspected token")?;
-    Ok(user.filter(|u| !u.disabled).map(|user| (grant, user)))
+/// Whether a token of `grant` may be reported active to `client_id`: the grant is that
+/// client's (§4: a client learns only about its own tokens) and not revoked, and its user
+/// is enabled.
+fn is_live(grant: &Grant, user: &User, client_id: &ClientId) -> bool {
+    grant.revoked_at.is_none() && grant.client_id == *client_id && !user.disabled
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct TokenState {
     pub clients: Arc<ClientCache>,
     /// Key sets fetched from `private_key_jwt` clients' `jwks_uri`s.
     pub client_keys: Arc<JwksCache>,
+    /// How long after its rotation a refresh token may be presented again by its client
+    /// and still rotate (a retried request); zero: never, every reuse revokes the grant.
+    pub refresh_token_reuse_grace: std::time::Duration,
 }
 
 impl TokenState {

@@ -7,8 +7,8 @@
 //! request using more than one method is refused (§2). Errors follow RFC 6750 §3.
 //!
 //! A signature alone does not make a token good here: revoking it (RFC 7009), revoking
-//! its grant, or disabling its user takes effect at once, not at `exp`. Each of those
-//! checks is one primary-key lookup.
+//! its grant, or disabling its user takes effect at once, not at `exp`. All three are
+//! read in one store round trip.
 
 use anyhow::Context as _;
 use axum::Json;
@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::claims::user_claims;
 use portcullis_core::ids::{GrantId, UserId};
-use portcullis_core::model::User;
+use portcullis_core::model::{AccessTokenStanding, User};
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::tokens::{
     AccessTokenClaims, AccessTokenError, access_token_audience, verify_access_token,
@@ -155,71 +155,61 @@ async fn live_user(
     state: &UserinfoState,
     claims: &AccessTokenClaims,
 ) -> Result<User, UserinfoError> {
-    let revoked = state
-        .store
-        .is_token_id_revoked(&claims.jti)
-        .await
-        .context("check whether the access token id is revoked")?;
-    if revoked {
-        return Err(UserinfoError::InvalidToken {
-            reason: "token id revoked",
-        });
-    }
-
     let user_id: UserId = claims
         .sub
         .parse()
         .map_err(|_| UserinfoError::InvalidToken {
             reason: "subject is not a user",
         })?;
+    // Tokens without a grant (client_credentials) have no user to describe: their `sub`
+    // is a client id, which names no user even when it happens to parse as one.
+    let Some(gid) = &claims.gid else {
+        return Err(UserinfoError::InvalidToken {
+            reason: "token has no grant",
+        });
+    };
+    let grant_id: GrantId = gid.parse().map_err(|_| UserinfoError::InvalidToken {
+        reason: "grant id is malformed",
+    })?;
 
-    // Tokens without a grant (client_credentials) have no user to describe; the user
-    // lookup below refuses them, since their `sub` is a client id.
-    if let Some(gid) = &claims.gid {
-        let grant_id: GrantId = gid.parse().map_err(|_| UserinfoError::InvalidToken {
-            reason: "grant id is malformed",
-        })?;
-        let grant = state
-            .store
-            .find_grant(grant_id)
-            .await
-            .with_context(|| format!("look up grant {grant_id}"))?;
-        match grant {
-            None => {
-                return Err(UserinfoError::InvalidToken {
-                    reason: "grant not found",
-                });
-            }
-            Some(g) if g.revoked_at.is_some() => {
-                return Err(UserinfoError::InvalidToken {
-                    reason: "grant revoked",
-                });
-            }
-            // A grant belongs to one user; a token naming another user's grant was not
-            // minted by us as-is.
-            Some(g) if g.user_id != user_id => {
-                return Err(UserinfoError::InvalidToken {
-                    reason: "grant belongs to another user",
-                });
-            }
-            Some(_) => {}
-        }
-    }
-
-    let user = state
+    let standing = state
         .store
-        .find_user(user_id)
+        .access_token_standing(&claims.jti, Some(grant_id))
         .await
-        .with_context(|| format!("look up user {user_id}"))?;
-    match user {
-        None => Err(UserinfoError::InvalidToken {
-            reason: "user not found",
-        }),
-        Some(u) if u.disabled => Err(UserinfoError::InvalidToken {
-            reason: "user disabled",
-        }),
-        Some(u) => Ok(u),
+        .with_context(|| format!("check the revocation, grant {grant_id} and user of a token"))?;
+    let (grant, user) = match standing {
+        AccessTokenStanding::Revoked => {
+            return Err(UserinfoError::InvalidToken {
+                reason: "token id revoked",
+            });
+        }
+        // A store asked about a grant answers with it; `None` would be a store fault,
+        // refused like a missing grant.
+        AccessTokenStanding::UnknownGrant | AccessTokenStanding::NotRevoked(None) => {
+            return Err(UserinfoError::InvalidToken {
+                reason: "grant not found",
+            });
+        }
+        AccessTokenStanding::NotRevoked(Some(found)) => found,
+    };
+    if grant.revoked_at.is_some() {
+        return Err(UserinfoError::InvalidToken {
+            reason: "grant revoked",
+        });
     }
+    // A grant belongs to one user; a token naming another user's grant was not minted by
+    // us as-is.
+    if grant.user_id != user_id {
+        return Err(UserinfoError::InvalidToken {
+            reason: "grant belongs to another user",
+        });
+    }
+    if user.disabled {
+        return Err(UserinfoError::InvalidToken {
+            reason: "user disabled",
+        });
+    }
+    Ok(user)
 }
 
 /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.

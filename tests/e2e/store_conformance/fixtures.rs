@@ -255,6 +255,35 @@ pub(super) async fn world(store: &dyn Store) -> World {
     }
 }
 
+/// Stores a [`World`] like [`world`], but with creation and change times that no two of
+/// its user and grant share (nor `T0`, the refresh tokens' issue time), so a joined read
+/// that took one table's `created_at` or `user_id` for another's is caught.
+pub(super) async fn world_with_distinct_times(store: &dyn Store) -> World {
+    let user = User {
+        created_at: at(-9_000),
+        updated_at: at(-8_000),
+        ..user("alice")
+    };
+    store.create_user(&user).await.unwrap();
+    let client = client("client-a");
+    store.create_client(&client).await.unwrap();
+    let session = session(user.user_id);
+    store.create_session(&session).await.unwrap();
+    let grant = Grant {
+        auth_time: at(-7_000),
+        created_at: at(-6_000),
+        last_used_at: at(-5_000),
+        ..grant(&user, &client, Some(session.session_id))
+    };
+    store.create_grant(&grant).await.unwrap();
+    World {
+        user,
+        client,
+        session,
+        grant,
+    }
+}
+
 /// Asserts `Err(StoreError::Conflict { constraint })` with exactly that constraint.
 #[track_caller]
 pub(super) fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, constraint: &str) {

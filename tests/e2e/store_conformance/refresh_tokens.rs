@@ -1,14 +1,15 @@
-//! Conformance cases for `RefreshTokenStore`: rotation, reuse detection, expiry and
-//! revocation, including a race of concurrent rotations.
+//! Conformance cases for `RefreshTokenStore`: the joined read of a token with its grant
+//! and user, rotation (recording the grant's use only when it rotates), reuse detection,
+//! expiry and revocation, including a race of concurrent rotations.
 
 use std::sync::Arc;
 
-use portcullis_core::model::{RefreshRotation, RefreshToken};
+use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::Store;
 use tokio::sync::Barrier;
 
-use super::fixtures::{DAY, at, grant, refresh_token, successor, world};
+use super::fixtures::{DAY, at, grant, refresh_token, successor, world, world_with_distinct_times};
 
 pub(super) async fn inserted_refresh_token_is_found_by_hash(store: Arc<dyn Store>) {
     // Arrange
@@ -255,6 +256,11 @@ pub(super) async fn rotation_whose_successor_cannot_be_stored_leaves_the_old_tok
         Some(old.clone()),
         "the mark and the insert are one transaction: the old token is still current"
     );
+    assert_eq!(
+        store.find_grant(w.grant.grant_id).await.unwrap(),
+        Some(w.grant.clone()),
+        "nor was the grant's use recorded"
+    );
     let next = successor(&old, "pcr_next", at(20));
     assert_eq!(
         store
@@ -499,4 +505,268 @@ pub(super) async fn concurrent_rotations_of_one_refresh_token_have_exactly_one_w
         Some(rotated)
     );
     store.ping().await.unwrap();
+}
+
+pub(super) async fn refresh_token_is_found_with_its_grant_and_user(store: Arc<dyn Store>) {
+    // Arrange: the token's scope and times differ from its grant's, and the grant is
+    // revoked and the user disabled: the read reports them as they stand.
+    let w = world_with_distinct_times(&*store).await;
+    let token = RefreshToken {
+        scope: super::fixtures::scope("openid"),
+        ..refresh_token(&w.grant, "pcr_joined")
+    };
+    store.insert_refresh_token(&token).await.unwrap();
+    let live = store
+        .find_refresh_token_with_grant(&token.token_hash)
+        .await
+        .unwrap();
+    store.revoke_grant(w.grant.grant_id, at(20)).await.unwrap();
+    store
+        .set_user_disabled(w.user.user_id, true, at(30))
+        .await
+        .unwrap();
+
+    // Act
+    let dead = store
+        .find_refresh_token_with_grant(&token.token_hash)
+        .await
+        .unwrap();
+    let unknown = store
+        .find_refresh_token_with_grant(&SecretHash::of("pcr_unknown"))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(
+        live,
+        Some((token.clone(), w.grant.clone(), w.user.clone())),
+        "every field of the three, none taken from another table"
+    );
+    assert_eq!(
+        dead,
+        Some((
+            RefreshToken {
+                revoked_at: Some(at(20)),
+                ..token
+            },
+            Grant {
+                revoked_at: Some(at(20)),
+                ..w.grant
+            },
+            User {
+                disabled: true,
+                updated_at: at(30),
+                ..w.user
+            },
+        ))
+    );
+    assert_eq!(unknown, None);
+}
+
+pub(super) async fn rotation_records_the_use_of_the_grant(store: Arc<dyn Store>) {
+    // Arrange
+    let w = world_with_distinct_times(&*store).await;
+    let old = refresh_token(&w.grant, "pcr_old");
+    store.insert_refresh_token(&old).await.unwrap();
+    let next = successor(&old, "pcr_next", at(10));
+
+    // Act
+    let outcome = store
+        .rotate_refresh_token(&old.token_hash, &next, at(10))
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        matches!(outcome, RefreshRotation::Rotated(_)),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.find_grant(w.grant.grant_id).await.unwrap(),
+        Some(Grant {
+            last_used_at: at(10),
+            ..w.grant
+        }),
+        "only last_used_at changes"
+    );
+}
+
+pub(super) async fn failed_rotations_do_not_record_a_use_of_the_grant(store: Arc<dyn Store>) {
+    // Arrange: one token rotated at 10, one expired, one of a revoked grant.
+    let w = world_with_distinct_times(&*store).await;
+    let rotated = refresh_token(&w.grant, "pcr_rotated");
+    store.insert_refresh_token(&rotated).await.unwrap();
+    let first_next = successor(&rotated, "pcr_first_next", at(10));
+    store
+        .rotate_refresh_token(&rotated.token_hash, &first_next, at(10))
+        .await
+        .unwrap();
+    let expired = RefreshToken {
+        expires_at: at(15),
+        ..refresh_token(&w.grant, "pcr_expired")
+    };
+    store.insert_refresh_token(&expired).await.unwrap();
+    let other = grant(&w.user, &w.client, None);
+    store.create_grant(&other).await.unwrap();
+    let of_revoked = refresh_token(&other, "pcr_of_revoked_grant");
+    store.insert_refresh_token(&of_revoked).await.unwrap();
+    store.revoke_grant(other.grant_id, at(5)).await.unwrap();
+
+    // Act
+    let reused = store
+        .rotate_refresh_token(
+            &rotated.token_hash,
+            &successor(&rotated, "pcr_second_next", at(20)),
+            at(20),
+        )
+        .await
+        .unwrap();
+    let too_late = store
+        .rotate_refresh_token(
+            &expired.token_hash,
+            &successor(&expired, "pcr_after_expiry", at(20)),
+            at(20),
+        )
+        .await
+        .unwrap();
+    let refused = store
+        .rotate_refresh_token(
+            &of_revoked.token_hash,
+            &successor(&of_revoked, "pcr_after_revocation", at(20)),
+            at(20),
+        )
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(
+        matches!(reused, RefreshRotation::AlreadyRotated(_)),
+        "{reused:?}"
+    );
+    assert_eq!(too_late, RefreshRotation::Invalid);
+    assert_eq!(refused, RefreshRotation::Invalid);
+    assert_eq!(
+        store.find_grant(w.grant.grant_id).await.unwrap(),
+        Some(Grant {
+            last_used_at: at(10),
+            ..w.grant
+        }),
+        "the last use is still the one rotation that succeeded"
+    );
+    assert_eq!(
+        store.find_grant(other.grant_id).await.unwrap(),
+        Some(Grant {
+            revoked_at: Some(at(5)),
+            ..other
+        }),
+        "a revoked grant's token that did not rotate leaves the grant as it was"
+    );
+}
+
+pub(super) async fn a_retried_rotation_inside_the_window_stores_another_successor(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: rotated at 10.
+    let w = world_with_distinct_times(&*store).await;
+    let old = refresh_token(&w.grant, "pcr_old");
+    store.insert_refresh_token(&old).await.unwrap();
+    let first = successor(&old, "pcr_first", at(10));
+    store
+        .rotate_refresh_token(&old.token_hash, &first, at(10))
+        .await
+        .unwrap();
+    let second = successor(&old, "pcr_second", at(12));
+
+    // Act: retried at 12 with a window reaching back to 7.
+    let stored = store
+        .retry_refresh_rotation(&old.token_hash, &second, at(12), at(7))
+        .await
+        .unwrap();
+
+    // Assert: both successors live; the first rotation's time is kept, so a retry
+    // never stretches the window; the grant records the use.
+    assert!(stored);
+    for next in [&first, &second] {
+        assert_eq!(
+            store.find_refresh_token(&next.token_hash).await.unwrap(),
+            Some(next.clone())
+        );
+    }
+    assert_eq!(
+        store
+            .find_refresh_token(&old.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at,
+        Some(at(10))
+    );
+    assert_eq!(
+        store
+            .find_grant(w.grant.grant_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        at(12)
+    );
+}
+
+pub(super) async fn a_retried_rotation_outside_the_window_or_of_a_dead_token_stores_nothing(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: one token rotated at 10, one never rotated, one rotated and then revoked
+    // with its grant.
+    let w = world(&*store).await;
+    let rotated = refresh_token(&w.grant, "pcr_rotated");
+    store.insert_refresh_token(&rotated).await.unwrap();
+    store
+        .rotate_refresh_token(
+            &rotated.token_hash,
+            &successor(&rotated, "pcr_a", at(10)),
+            at(10),
+        )
+        .await
+        .unwrap();
+    let revoked_grant = grant(&w.user, &w.client, None);
+    store.create_grant(&revoked_grant).await.unwrap();
+    let of_revoked = refresh_token(&revoked_grant, "pcr_of_revoked");
+    store.insert_refresh_token(&of_revoked).await.unwrap();
+    store
+        .rotate_refresh_token(
+            &of_revoked.token_hash,
+            &successor(&of_revoked, "pcr_b", at(10)),
+            at(10),
+        )
+        .await
+        .unwrap();
+    store
+        .revoke_grant(revoked_grant.grant_id, at(11))
+        .await
+        .unwrap();
+
+    // Act + Assert: the window starts after the rotation; a revoked grant's token is dead.
+    let late = successor(&rotated, "pcr_late", at(20));
+    assert!(
+        !store
+            .retry_refresh_rotation(&rotated.token_hash, &late, at(20), at(11))
+            .await
+            .unwrap()
+    );
+    let dead = successor(&of_revoked, "pcr_dead", at(12));
+    assert!(
+        !store
+            .retry_refresh_rotation(&of_revoked.token_hash, &dead, at(12), at(5))
+            .await
+            .unwrap()
+    );
+    for unstored in [&late, &dead] {
+        assert_eq!(
+            store
+                .find_refresh_token(&unstored.token_hash)
+                .await
+                .unwrap(),
+            None
+        );
+    }
 }

@@ -2,13 +2,18 @@
 //! bound to its client, may mint a narrower scope but never a wider one, and rotates on
 //! every use in one guarded store write; presenting a token that was already rotated is
 //! reuse, and revokes the whole grant.
+//!
+//! A refresh costs two store round trips: one joined read of the token, its grant and
+//! the grant's user, and the rotation, which also records the grant's use.
+
+use std::time::Duration;
 
 use anyhow::Context as _;
 use portcullis_core::Timestamp;
 use portcullis_core::model::RefreshRotation;
 use portcullis_core::secret::SecretHash;
 
-use super::{find_active_user, find_grant, touch_grant};
+use super::{active_grant, active_user};
 use crate::TokenState;
 use crate::client_auth::AuthenticatedClient;
 use crate::error::{GrantFailure, TokenError};
@@ -25,10 +30,10 @@ pub(super) async fn refresh(
     let store = state.store.as_ref();
     let client = &client.client;
     let presented = SecretHash::of(&request.refresh_token);
-    let old = store
-        .find_refresh_token(&presented)
+    let (old, grant, user) = store
+        .find_refresh_token_with_grant(&presented)
         .await
-        .context("load refresh token")?
+        .context("load refresh token with its grant and user")?
         .ok_or(TokenError::InvalidGrant(GrantFailure::UnknownRefreshToken))?;
     // §6: bound to its client. Checked before rotating, so another client presenting a
     // stolen token neither rotates it nor learns whether it is live.
@@ -42,8 +47,8 @@ pub(super) async fn refresh(
         Some(_) => return Err(TokenError::InvalidScope),
         None => old.scope.clone(),
     };
-    let grant = find_grant(store, old.grant_id, |revoked_at| revoked_at.is_none()).await?;
-    let user = find_active_user(store, grant.user_id).await?;
+    let grant = active_grant(grant, |revoked_at| revoked_at.is_none())?;
+    let user = active_user(user)?;
     // OIDC Core §12.2: the original authentication's time and session; no nonce.
     let minted = mint_tokens(
         state,
@@ -64,7 +69,24 @@ pub(super) async fn refresh(
         .await
         .context("rotate refresh token")?
     {
+        // The rotation recorded the grant's use too.
         RefreshRotation::Rotated(_) => {}
+        RefreshRotation::AlreadyRotated(old)
+            if forgiven_as_retry(old.rotated_at, now, state.refresh_token_reuse_grace) =>
+        {
+            // The client lost the response to its first rotation and asks again: it
+            // gets another successor. The window bounds how long a thief could do the
+            // same unnoticed, which is why it is short and off by default.
+            let since = now.minus(state.refresh_token_reuse_grace);
+            if !store
+                .retry_refresh_rotation(&presented, &successor, now, since)
+                .await
+                .context("rotate a refresh token again inside the reuse grace window")?
+            {
+                // Revoked, expired or its grant revoked since: no longer live.
+                return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenInactive));
+            }
+        }
         RefreshRotation::AlreadyRotated(old) => {
             // Two holders of one token: one of them stole it. Which one cannot be told,
             // so the whole grant goes (RFC 9700 §4.14.2).
@@ -78,6 +100,31 @@ pub(super) async fn refresh(
             return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenInactive));
         }
     }
-    touch_grant(store, grant.grant_id, now).await;
     Ok(TokenResponse::new(minted, Some(secret)))
+}
+
+/// Whether presenting a token rotated at `rotated_at` again at `now` is a retry to forgive:
+/// only inside a non-zero `grace` after the rotation.
+fn forgiven_as_retry(rotated_at: Option<Timestamp>, now: Timestamp, grace: Duration) -> bool {
+    !grace.is_zero() && rotated_at.is_some_and(|at| now.minus(grace) <= at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_reuse_inside_a_non_zero_grace_window_is_a_retry() {
+        let rotated = Some(Timestamp(1_000));
+        let grace = Duration::from_secs(5);
+        assert!(forgiven_as_retry(rotated, Timestamp(1_000), grace));
+        assert!(forgiven_as_retry(rotated, Timestamp(1_005), grace));
+        assert!(!forgiven_as_retry(rotated, Timestamp(1_006), grace));
+        assert!(!forgiven_as_retry(
+            rotated,
+            Timestamp(1_000),
+            Duration::ZERO
+        ));
+        assert!(!forgiven_as_retry(None, Timestamp(1_000), grace));
+    }
 }
