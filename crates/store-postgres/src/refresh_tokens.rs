@@ -110,25 +110,34 @@ impl TryFrom<RefreshTokenRow> for RefreshToken {
     }
 }
 
+/// Binds `$token`'s fields as the next ten parameters, in `refresh_columns` order (the
+/// insert and the rotation's successor insert bind the same columns).
+macro_rules! bind_refresh_token {
+    ($query:expr, $token:expr) => {
+        $query
+            .bind($token.token_hash.as_bytes())
+            .bind($token.grant_id.0)
+            .bind($token.client_id.as_str())
+            .bind($token.scope.to_string())
+            .bind($token.parent_hash.as_ref().map(|h| h.as_bytes()))
+            .bind($token.created_at.0)
+            .bind($token.expires_at.0)
+            .bind($token.idle_expires_at.0)
+            .bind($token.rotated_at.map(|t| t.0))
+            .bind($token.revoked_at.map(|t| t.0))
+    };
+}
+
 async fn insert(conn: &mut PgConnection, token: &RefreshToken) -> Result<(), StoreError> {
-    sqlx::query(concat!(
+    let insert = sqlx::query(concat!(
         "insert into refresh_token (",
         refresh_columns!(),
         ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(token.token_hash.as_bytes())
-    .bind(token.grant_id.0)
-    .bind(token.client_id.as_str())
-    .bind(token.scope.to_string())
-    .bind(token.parent_hash.as_ref().map(|h| h.as_bytes()))
-    .bind(token.created_at.0)
-    .bind(token.expires_at.0)
-    .bind(token.idle_expires_at.0)
-    .bind(token.rotated_at.map(|t| t.0))
-    .bind(token.revoked_at.map(|t| t.0))
-    .execute(conn)
-    .await
-    .map_err(from_sqlx)?;
+    ));
+    bind_refresh_token!(insert, token)
+        .execute(conn)
+        .await
+        .map_err(from_sqlx)?;
     Ok(())
 }
 
@@ -160,7 +169,7 @@ impl PgStore {
         // only in the touch deadlocks against a concurrent revocation of the grant (the
         // conformance case racing the two shows it); in this order they serialise, and
         // a rotation that waited re-reads `revoked_at` once the revocation commits.
-        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
+        let rotation = sqlx::query_as::<_, RefreshTokenRow>(concat!(
             "with old as (\
                  update refresh_token set rotated_at = coalesce(rotated_at, $2) \
                  where token_hash = $1 and revoked_at is null \
@@ -184,21 +193,12 @@ impl PgStore {
             " from old"
         ))
         .bind(old_hash.as_bytes())
-        .bind(now.0)
-        .bind(successor.token_hash.as_bytes())
-        .bind(successor.grant_id.0)
-        .bind(successor.client_id.as_str())
-        .bind(successor.scope.to_string())
-        .bind(successor.parent_hash.as_ref().map(|h| h.as_bytes()))
-        .bind(successor.created_at.0)
-        .bind(successor.expires_at.0)
-        .bind(successor.idle_expires_at.0)
-        .bind(successor.rotated_at.map(|t| t.0))
-        .bind(successor.revoked_at.map(|t| t.0))
-        .bind(rotated_since.map(|t| t.0))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .bind(now.0);
+        let rotated = bind_refresh_token!(rotation, successor)
+            .bind(rotated_since.map(|t| t.0))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(from_sqlx)?;
         rotated.map(RefreshToken::try_from).transpose()
     }
 }
