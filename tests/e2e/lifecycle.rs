@@ -258,6 +258,43 @@ pub(crate) async fn revoking_an_access_token_stops_it_at_once_while_its_refresh_
     .await;
 }
 
+pub(crate) async fn a_revocation_on_one_replica_stops_the_token_at_once_on_another(app: &TestApp) {
+    // Arrange: a second replica on the same database, which has already verified (and so
+    // remembers) the access token at its userinfo and introspection endpoints.
+    let replica = app.replica().await.unwrap();
+    let (rp, tokens, client) = signed_in(app, "rita").await;
+    let secret = client.secret.clone().unwrap();
+    let introspect_on_replica = || async {
+        let body: serde_json::Value = replica
+            .http
+            .post(replica.url("/introspect"))
+            .basic_auth(&client.id, Some(&secret))
+            .form(&[("token", tokens.access_token().secret().as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["active"].as_bool().unwrap()
+    };
+    assert_eq!(userinfo_status(&replica, tokens.access_token()).await, 200);
+    assert!(introspect_on_replica().await);
+
+    // Act: revoked through the first replica.
+    revoke(
+        app,
+        &rp,
+        CoreRevocableToken::from(tokens.access_token().clone()),
+    )
+    .await;
+
+    // Assert: the other replica refuses it on the very next request.
+    assert_eq!(userinfo_status(&replica, tokens.access_token()).await, 401);
+    assert!(!introspect_on_replica().await);
+    replica.stop().await.unwrap();
+}
+
 pub(crate) async fn a_token_type_hint_that_lies_is_not_trusted(app: &TestApp) {
     // Arrange
     let (rp, tokens, _) = signed_in(app, "carol").await;

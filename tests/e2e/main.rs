@@ -178,6 +178,7 @@ server_tests!(
     lifecycle::client_credentials_scope_may_narrow_but_never_widen_or_name_a_user_scope,
     lifecycle::revoking_a_refresh_token_revokes_its_grant_and_sibling_access_token,
     lifecycle::revoking_an_access_token_stops_it_at_once_while_its_refresh_token_works,
+    lifecycle::a_revocation_on_one_replica_stops_the_token_at_once_on_another,
     lifecycle::a_token_type_hint_that_lies_is_not_trusted,
     lifecycle::revoking_unknown_or_garbage_tokens_answers_200,
     lifecycle::another_clients_tokens_are_neither_revoked_nor_disturbed,

@@ -18,7 +18,8 @@ use crate::db::{Backend, TestDb};
 
 /// A running server and what a test needs to drive and inspect it.
 pub struct TestApp {
-    /// `http://127.0.0.1:<port>`: also the issuer.
+    /// `http://127.0.0.1:<port>`: also the issuer (except on a [`TestApp::replica`], which
+    /// keeps its primary's).
     pub base_url: String,
     /// The bound port.
     pub port: u16,
@@ -30,6 +31,8 @@ pub struct TestApp {
     pub keyring: Arc<Keyring>,
     /// The configuration it runs with.
     pub config: Config,
+    backend: Backend,
+    /// The database this server owns and removes on `stop` (`None` on a replica).
     db: Option<TestDb>,
     _data_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -70,14 +73,10 @@ impl TestApp {
         db: TestDb,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<TestApp> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding port 0")?;
-        let port = listener.local_addr()?.port();
-        let base_url = format!("http://127.0.0.1:{port}");
+        let (listener, port) = bind_port_zero().await?;
         let data_dir = tempfile::tempdir()?;
         let mut config = Config {
-            issuer: base_url.clone(),
+            issuer: format!("http://127.0.0.1:{port}"),
             listen: format!("127.0.0.1:{port}"),
             data_dir: data_dir.path().to_path_buf(),
             database_url: db.url().to_owned(),
@@ -90,6 +89,32 @@ impl TestApp {
         config.registration.mode = portcullis_core::registration::RegistrationMode::Open;
         config.registration.rate_limit_burst = 10_000;
         configure(&mut config);
+        let backend = db.backend();
+        TestApp::start(config, listener, port, data_dir, backend, Some(db)).await
+    }
+
+    /// Another replica of this server: a second server on the same database with the same
+    /// configuration (issuer and key-encryption key included) on its own port, as behind
+    /// a load balancer. Stopping it leaves the database to this one.
+    pub async fn replica(&self) -> anyhow::Result<TestApp> {
+        let (listener, port) = bind_port_zero().await?;
+        let data_dir = tempfile::tempdir()?;
+        let config = Config {
+            listen: format!("127.0.0.1:{port}"),
+            data_dir: data_dir.path().to_path_buf(),
+            ..self.config.clone()
+        };
+        TestApp::start(config, listener, port, data_dir, self.backend, None).await
+    }
+
+    async fn start(
+        config: Config,
+        listener: tokio::net::TcpListener,
+        port: u16,
+        data_dir: tempfile::TempDir,
+        backend: Backend,
+        db: Option<TestDb>,
+    ) -> anyhow::Result<TestApp> {
         let app = Application::build_with_listener(config.clone(), Arc::new(SystemClock), listener)
             .await?;
         let store = app.store();
@@ -102,13 +127,14 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(TestApp {
-            base_url,
+            base_url: format!("http://127.0.0.1:{port}"),
             port,
             http,
             store,
             keyring,
             config,
-            db: Some(db),
+            backend,
+            db,
             _data_dir: data_dir,
             stop: Some(stop_tx),
             server: Some(server),
@@ -128,7 +154,7 @@ impl TestApp {
     /// The backend the server's database runs on (tests that start a second,
     /// differently configured server use the same one).
     pub fn backend(&self) -> Backend {
-        self.db.as_ref().map_or(Backend::Sqlite, TestDb::backend)
+        self.backend
     }
 
     /// Shuts the server down gracefully and removes its database.
@@ -144,6 +170,16 @@ impl TestApp {
         }
         Ok(())
     }
+}
+
+/// A listener on a free loopback port, bound before the server starts (nothing to wait
+/// for), and that port.
+async fn bind_port_zero() -> anyhow::Result<(tokio::net::TcpListener, u16)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding port 0")?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
 }
 
 impl Drop for TestApp {
