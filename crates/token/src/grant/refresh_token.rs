@@ -1,7 +1,8 @@
 //! The refresh token grant (RFC 6749 §6, RFC 9700 §4.14.2, OIDC Core §12): the token is
 //! bound to its client, may mint a narrower scope but never a wider one, and rotates on
 //! every use in one guarded store write; presenting a token that was already rotated is
-//! reuse, and revokes the whole grant.
+//! reuse, and revokes the whole grant, unless it is the same client retrying within
+//! `tokens.refresh_token_reuse_grace` of the rotation (off by default).
 //!
 //! A refresh costs two store round trips: one joined read of the token, its grant and
 //! the grant's user, and the rotation, which also records the grant's use.
