@@ -2,10 +2,13 @@
 //! listener registered as the client's `backchannel_logout_uri` receives the logout token,
 //! which verifies against the published JWKS with the right claims (and no `nonce`); a
 //! client that never answers does not delay the user; a failing one is retried and the
-//! outcome lands in the audit trail; "sign out everywhere" reaches every session.
+//! outcome lands in the audit trail (read once the deliveries have settled, never polled);
+//! "sign out everywhere" reaches every session.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use futures::FutureExt as _;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use portcullis_core::Clock as _;
@@ -32,6 +35,8 @@ pub(crate) enum Script {
     Statuses(Vec<u16>),
     /// Reads the request and never answers (the connection stays open).
     Never,
+    /// Reads the request and answers 200 only once the notify is released.
+    HoldUntil(Arc<tokio::sync::Notify>),
 }
 
 /// One request the listener got.
@@ -67,6 +72,16 @@ impl LogoutListener {
                 let _ = tx.send(request);
                 match &script {
                     Script::Never => held.push(stream),
+                    Script::HoldUntil(release) => {
+                        let release = release.clone();
+                        tokio::spawn(async move {
+                            release.notified().await;
+                            let response =
+                                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                            let _ = stream.write_all(response.as_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        });
+                    }
                     Script::Statuses(statuses) => {
                         let status = statuses
                             .get(answered)
@@ -207,21 +222,21 @@ pub(crate) fn unverified_claims(jwt: &str) -> serde_json::Value {
     .unwrap()
 }
 
-/// The first audit event with `action` about `client_id`, once the background delivery
-/// has recorded it.
+/// The first audit event with `action` about `client_id`, once every background delivery
+/// has recorded its outcome.
 pub(crate) async fn audit_event(app: &TestApp, action: &str, client_id: &str) -> AuditEvent {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let events = app.store.list_audit_events(100).await.unwrap();
-        if let Some(e) = events
-            .into_iter()
-            .find(|e| e.action == action && e.target.as_deref() == Some(client_id))
-        {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "no {action} audit event");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tokio::time::timeout(WAIT, app.backchannel.settled())
+        .await
+        .expect("back-channel deliveries did not settle");
+    let event = app
+        .store
+        .list_audit_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == action && e.target.as_deref() == Some(client_id));
+    assert!(event.is_some(), "no {action} audit event");
+    event.unwrap()
 }
 
 pub(crate) async fn the_logout_token_verifies_and_names_the_ended_session(app: &TestApp) {
@@ -283,6 +298,37 @@ pub(crate) async fn a_client_that_never_answers_does_not_delay_logout(app: &Test
     // The delivery was really attempted, in the background, and is still unanswered.
     let received = listener.next().await;
     assert!(!received.logout_token.is_empty());
+}
+
+pub(crate) async fn a_delivery_is_under_way_until_its_outcome_is_recorded(app: &TestApp) {
+    // Arrange: a client whose endpoint holds the logout token's request until released.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let mut listener = LogoutListener::start(Script::HoldUntil(release.clone())).await;
+    let (client, browser, tokens) = signed_in(app, "sam", &listener).await;
+    let page = browser
+        .get(&logout_with_hint(&tokens.id_token.unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(page.status, 303, "{}", page.body);
+    listener.next().await;
+
+    // Act + Assert: while the client has not answered, the delivery is under way (what
+    // shutdown waits for) and nothing is recorded yet …
+    assert!(
+        app.backchannel.settled().now_or_never().is_none(),
+        "a held delivery must count as under way"
+    );
+    let before = app.store.list_audit_events(100).await.unwrap();
+    assert!(
+        !before
+            .iter()
+            .any(|e| e.action.starts_with("backchannel_logout.")),
+        "{before:?}"
+    );
+    // … and once it answers, settling means the outcome is on record.
+    release.notify_one();
+    let delivered = audit_event(app, "backchannel_logout.delivered", &client.id).await;
+    assert_eq!(delivered.detail["status"], 200);
 }
 
 pub(crate) async fn a_failing_client_is_retried_and_the_outcome_recorded(app: &TestApp) {

@@ -99,6 +99,7 @@ server_tests!(
     backchannel::the_logout_token_verifies_and_names_the_ended_session,
     backchannel::a_client_that_never_answers_does_not_delay_logout,
     backchannel::a_failing_client_is_retried_and_the_outcome_recorded,
+    backchannel::a_delivery_is_under_way_until_its_outcome_is_recorded,
     backchannel::sign_out_everywhere_notifies_every_session,
     admin_sessions::an_admin_ends_a_users_sessions_and_each_app_gets_a_logout_token,
     admin_sessions::disabling_a_user_through_the_admin_api_ends_their_sessions,

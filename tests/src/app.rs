@@ -9,7 +9,7 @@ use openidconnect::reqwest;
 use portcullis_core::SystemClock;
 use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
 use portcullis_core::store::Store;
-use portcullis_server::{Application, Config};
+use portcullis_server::{Application, Backchannel, Config};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,6 +29,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     /// The server's keyring.
     pub keyring: Arc<Keyring>,
+    /// The server's back-channel logout sender: `settled()` waits for its deliveries.
+    pub backchannel: Backchannel,
     /// The configuration it runs with.
     pub config: Config,
     backend: Backend,
@@ -119,6 +121,7 @@ impl TestApp {
             .await?;
         let store = app.store();
         let keyring = app.keyring();
+        let backchannel = app.backchannel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stop_rx.await;
@@ -132,6 +135,7 @@ impl TestApp {
             http,
             store,
             keyring,
+            backchannel,
             config,
             backend,
             db,

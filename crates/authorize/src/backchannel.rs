@@ -2,7 +2,8 @@
 //! `logout_token` to each client's registered `backchannel_logout_uri`, off the request
 //! path (a spawned task, so a slow or dead client never delays the user), with a short
 //! per-attempt timeout, a few retries with exponential backoff, and the outcome recorded as
-//! an audit event.
+//! an audit event. Deliveries under way are counted, so shutdown can let them finish and
+//! a caller can wait until every one has recorded its outcome ([`Backchannel::settled`]).
 //!
 //! Only `https` URIs, or plain `http` on a loopback host, are ever called, and redirects
 //! are never followed (§2.5 gives the client no reason to redirect, and following one would
@@ -16,6 +17,7 @@ use portcullis_core::Clock;
 use portcullis_core::ids::{AuditEventId, ClientId, SessionId};
 use portcullis_core::model::AuditEvent;
 use portcullis_core::store::Store;
+use tokio::sync::watch;
 use url::{Host, Url};
 
 /// Timing of deliveries.
@@ -54,11 +56,30 @@ impl DeliveryPolicy {
 #[error("building the back-channel logout HTTP client failed")]
 pub struct BackchannelError(#[source] reqwest::Error);
 
-/// Sends logout tokens; cheap to clone.
+/// Sends logout tokens; cheap to clone (clones share the count of deliveries under way).
 #[derive(Clone)]
 pub struct Backchannel {
     http: reqwest::Client,
     policy: DeliveryPolicy,
+    in_flight: Arc<watch::Sender<usize>>,
+}
+
+/// One delivery under way: counted from before its task is spawned (so a caller that
+/// returns after starting it never sees zero too early) until the task ends, however it
+/// ends.
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn start(count: &Arc<watch::Sender<usize>>) -> InFlight {
+        count.send_modify(|n| *n += 1);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl std::fmt::Debug for Backchannel {
@@ -84,7 +105,19 @@ impl Backchannel {
                     .map_err(BackchannelError)?
             }
         };
-        Ok(Backchannel { http, policy })
+        Ok(Backchannel {
+            http,
+            policy,
+            in_flight: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    /// Resolves once no delivery is under way: every one started so far has recorded its
+    /// outcome. For shutdown (let them finish) and for tests (no polling).
+    pub async fn settled(&self) {
+        let mut count = self.in_flight.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = count.wait_for(|n| *n == 0).await;
     }
 }
 
@@ -158,7 +191,9 @@ impl Backchannel {
             let sender = self.clone();
             let store = store.clone();
             let clock = clock.clone();
+            let in_flight = InFlight::start(&self.in_flight);
             tokio::spawn(async move {
+                let _in_flight = in_flight;
                 let (outcome, attempts) = sender.deliver(&delivery).await;
                 record(
                     store.as_ref(),

@@ -151,7 +151,8 @@ pub struct Config {
     /// How often expired rows are purged.
     #[serde(with = "humantime_serde")]
     pub purge_interval: Duration,
-    /// How long in-flight requests may take to finish after SIGTERM.
+    /// How long in-flight requests, and back-channel logout deliveries already under way,
+    /// may take to finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Logging.

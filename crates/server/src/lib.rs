@@ -10,4 +10,5 @@ pub mod store;
 pub mod telemetry;
 
 pub use config::Config;
+pub use portcullis_authorize::Backchannel;
 pub use startup::Application;

@@ -146,6 +146,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
+    backchannel: Backchannel,
     config: Config,
 }
 
@@ -193,13 +194,14 @@ impl Application {
         let hasher = PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
             .context("preparing the password hasher")?;
         // One notifier, so logouts and admin session endings send logout tokens alike.
+        let backchannel = Backchannel::new(DeliveryPolicy::default())
+            .context("preparing back-channel logout delivery")?;
         let notifier: Arc<dyn SessionEndNotifier> = Arc::new(BackchannelNotifier::new(
             store.clone(),
             clock.clone(),
             keyring.clone(),
             issuer.clone(),
-            Backchannel::new(DeliveryPolicy::default())
-                .context("preparing back-channel logout delivery")?,
+            backchannel.clone(),
         ));
         let state = AppState(Arc::new(EndpointStates {
             admin: admin::admin_state(
@@ -277,6 +279,7 @@ impl Application {
             store,
             keyring,
             clock,
+            backchannel,
             config,
         })
     }
@@ -301,6 +304,11 @@ impl Application {
         self.store.clone()
     }
 
+    /// The back-channel logout sender, to wait until its deliveries have settled.
+    pub fn backchannel(&self) -> Backchannel {
+        self.backchannel.clone()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
     /// finish (up to `shutdown_grace`) and stops the background jobs.
     pub async fn run_until_stopped<F>(self, shutdown: F) -> anyhow::Result<()>
@@ -322,10 +330,15 @@ impl Application {
             stop_rx.clone(),
         );
         let (signalled_tx, mut signalled_rx) = watch::channel(false);
-        let graceful = async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = signalled_tx.send(true);
+        let signalled_at = Arc::new(std::sync::OnceLock::new());
+        let graceful = {
+            let signalled_at = signalled_at.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = signalled_at.set(tokio::time::Instant::now());
+                let _ = signalled_tx.send(true);
+            }
         };
         let serve = axum::serve(
             self.listener,
@@ -349,6 +362,21 @@ impl Application {
                 Ok(())
             }
         };
+        // Logout tokens already on their way are part of the logouts just answered: let them
+        // finish (and record their outcome) within what is left of the same grace period.
+        let left = signalled_at
+            .get()
+            .map_or(grace, |at: &tokio::time::Instant| {
+                grace.saturating_sub(at.elapsed())
+            });
+        if tokio::time::timeout(left, self.backchannel.settled())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "shutdown grace period over: dropping unfinished back-channel logout deliveries"
+            );
+        }
         let _ = stop_tx.send(true);
         let _ = tokio::join!(reload, purge);
         result
