@@ -9,11 +9,12 @@ use anyhow::Context as _;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use portcullis_core::audit::Actor;
-use portcullis_core::ids::{ClientId, GrantId, UserId};
-use portcullis_core::model::{AccessTokenStanding, Grant, User};
+use portcullis_core::ids::ClientId;
+use portcullis_core::model::User;
 use portcullis_core::roles::{ADMIN_ROLE, ADMIN_SCOPE, has_role};
 use portcullis_core::scope::ScopeSet;
-use portcullis_core::tokens::{AccessTokenClaims, access_token_audience, verify_access_token};
+use portcullis_core::tokens::liveness::{NotLive, TokenHolder, live_access_token};
+use portcullis_core::tokens::{AccessTokenClaims, access_token_audience};
 
 use crate::AdminState;
 use crate::bearer::required_bearer_token;
@@ -47,60 +48,33 @@ where
         let state = AdminState::from_ref(state);
         let Ok(peer) = PeerIp::from_request_parts(parts, &()).await;
         let token = required_bearer_token(&parts.headers, TokenKind::Access)?;
-        let claims = verify_access_token(
+        let live = live_access_token(
+            state.store.as_ref(),
             &state.keyring.current(),
             &state.issuer,
             &access_token_audience(&state.issuer),
             token,
             state.clock.now(),
         )
-        .map_err(|_| invalid("signature, issuer, audience or expiry check failed"))?;
-        let grant_id = match &claims.gid {
-            Some(gid) => Some(
-                gid.parse::<GrantId>()
-                    .map_err(|_| invalid("malformed grant id"))?,
+        .await
+        .map_err(|not_live| match not_live {
+            NotLive::Store(error) => AdminError::from(
+                anyhow::Error::new(error)
+                    .context("check the admin token's revocation, grant and user"),
             ),
-            None => None,
-        };
-        let standing = state
-            .store
-            .access_token_standing(&claims.jti, grant_id)
-            .await
-            .context("check the admin token's revocation, grant and user")?;
-        let scope = ScopeSet::parse(&claims.scope).map_err(|_| invalid("malformed scope"))?;
-        let actor = match standing {
-            AccessTokenStanding::Revoked => return Err(invalid("token id revoked")),
-            AccessTokenStanding::NotRevoked(Some((grant, user))) => {
-                user_admin(&claims, &grant, &user, &scope)?
-            }
-            AccessTokenStanding::NotRevoked(None) if grant_id.is_none() => {
-                client_admin(&state, &claims, &scope).await?
-            }
-            AccessTokenStanding::UnknownGrant | AccessTokenStanding::NotRevoked(None) => {
-                return Err(invalid("grant missing"));
-            }
+            not_live => invalid(not_live.reason()),
+        })?;
+        let scope = ScopeSet::parse(&live.claims.scope).map_err(|_| invalid("malformed scope"))?;
+        let actor = match &live.holder {
+            TokenHolder::User { user, .. } => user_admin(user, &scope)?,
+            TokenHolder::Client => client_admin(&state, &live.claims, &scope).await?,
         };
         Ok(Admin { actor, peer })
     }
 }
 
-/// A token a user was issued: grant and user still live, the role still held.
-fn user_admin(
-    claims: &AccessTokenClaims,
-    grant: &Grant,
-    user: &User,
-    scope: &ScopeSet,
-) -> Result<Actor, AdminError> {
-    let user_id: UserId = claims
-        .sub
-        .parse()
-        .map_err(|_| invalid("subject is not a user"))?;
-    if grant.revoked_at.is_some() || grant.user_id != user_id {
-        return Err(invalid("grant revoked or of another user"));
-    }
-    if user.disabled {
-        return Err(invalid("user disabled"));
-    }
+/// A token a user was issued (grant and user live): the scope granted, the role still held.
+fn user_admin(user: &User, scope: &ScopeSet) -> Result<Actor, AdminError> {
     if !scope.contains(ADMIN_SCOPE) {
         return Err(AdminError::InsufficientScope {
             reason: "user token without the admin scope",
@@ -120,9 +94,6 @@ async fn client_admin(
     claims: &AccessTokenClaims,
     scope: &ScopeSet,
 ) -> Result<Actor, AdminError> {
-    if claims.sub != claims.client_id {
-        return Err(invalid("token without a grant is not a client's own token"));
-    }
     let client = state
         .store
         .find_client(&ClientId(claims.client_id.clone()))

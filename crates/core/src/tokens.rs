@@ -3,6 +3,8 @@
 //! (OIDC Core §2), and the verification of our own access tokens at `/userinfo` and
 //! `/introspect`, with the verified-signature cache that keeps those endpoints cheap.
 
+pub mod liveness;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 

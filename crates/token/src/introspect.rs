@@ -21,10 +21,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::Timestamp;
-use portcullis_core::ids::{ClientId, GrantId, UserId};
-use portcullis_core::model::{AccessTokenStanding, Client, Grant, User};
+use portcullis_core::ids::ClientId;
+use portcullis_core::model::{Client, Grant, User};
 use portcullis_core::secret::SecretHash;
-use portcullis_core::tokens::AccessTokenError;
+use portcullis_core::tokens::liveness::{NotLive, TokenHolder, live_access_token};
+use portcullis_core::tokens::{AccessTokenError, access_token_audience};
 use serde::Serialize;
 
 use crate::TokenState;
@@ -130,46 +131,34 @@ async fn introspect_access_token(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<Introspection>, TokenError> {
-    let claims = match state.verify_access_token(token, now) {
-        Ok(claims) => claims,
-        Err(AccessTokenError::Expired) => return Ok(Some(Introspection::inactive())),
-        Err(_) => return Ok(None),
+    let live = match live_access_token(
+        state.store.as_ref(),
+        &state.keyring.current(),
+        &state.issuer,
+        &access_token_audience(&state.issuer),
+        token,
+        now,
+    )
+    .await
+    {
+        Ok(live) => live,
+        // Not one of ours (it may be a refresh token): the caller looks further.
+        Err(NotLive::Invalid(error)) if error != AccessTokenError::Expired => return Ok(None),
+        Err(NotLive::Store(error)) => {
+            return Err(anyhow::Error::new(error)
+                .context("check the revocation, grant and user of an introspected access token")
+                .into());
+        }
+        Err(_) => return Ok(Some(Introspection::inactive())),
     };
+    let claims = live.claims;
+    // RFC 7662 §2.2: a client learns nothing about another client's tokens.
     if claims.client_id != client.client_id.as_str() {
         return Ok(Some(Introspection::inactive()));
     }
-    let grant_id = match claims.gid.as_deref() {
-        // A client's own token (client_credentials): no grant, no user behind it.
-        None if claims.sub == claims.client_id => None,
-        None => return Ok(Some(Introspection::inactive())),
-        Some(gid) => match gid.parse::<GrantId>() {
-            Ok(grant_id) => Some(grant_id),
-            Err(_) => return Ok(Some(Introspection::inactive())),
-        },
-    };
-    let standing = state
-        .store
-        .access_token_standing(&claims.jti, grant_id)
-        .await
-        .context("check the revocation, grant and user of an introspected access token")?;
-    let username = match (grant_id, standing) {
-        (_, AccessTokenStanding::Revoked | AccessTokenStanding::UnknownGrant) => {
-            return Ok(Some(Introspection::inactive()));
-        }
-        (None, AccessTokenStanding::NotRevoked(None)) => None,
-        (Some(_), AccessTokenStanding::NotRevoked(Some((grant, user)))) => {
-            if !is_live(&grant, &user, &client.client_id) {
-                return Ok(Some(Introspection::inactive()));
-            }
-            // A grant belongs to one user; a token naming another user's grant was not
-            // minted by us as it stands.
-            if claims.sub.parse::<UserId>().ok() != Some(grant.user_id) {
-                return Ok(Some(Introspection::inactive()));
-            }
-            Some(user.username)
-        }
-        // An answer about something other than what was asked: fail closed.
-        (_, AccessTokenStanding::NotRevoked(_)) => return Ok(Some(Introspection::inactive())),
+    let username = match live.holder {
+        TokenHolder::User { user, .. } => Some(user.username),
+        TokenHolder::Client => None,
     };
     Ok(Some(Introspection {
         active: true,

@@ -10,7 +10,6 @@
 //! its grant, or disabling its user takes effect at once, not at `exp`. All three are
 //! read in one store round trip.
 
-use anyhow::Context as _;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,12 +17,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::claims::user_claims;
-use portcullis_core::ids::{GrantId, UserId};
-use portcullis_core::model::{AccessTokenStanding, User};
 use portcullis_core::scope::ScopeSet;
-use portcullis_core::tokens::{
-    AccessTokenClaims, AccessTokenError, access_token_audience, verify_access_token,
-};
+use portcullis_core::tokens::access_token_audience;
+use portcullis_core::tokens::liveness::{NotLive, TokenHolder, live_access_token};
 
 use crate::UserinfoState;
 use crate::error::{REQUIRED_SCOPE, UserinfoError};
@@ -111,31 +107,35 @@ fn finish(result: Result<Response, UserinfoError>) -> Response {
 
 /// Verifies the token, checks it is still live, and answers with the user's claims.
 async fn answer(state: &UserinfoState, token: &str) -> Result<Response, UserinfoError> {
-    let claims = verify_access_token(
+    let live = live_access_token(
+        state.store.as_ref(),
         &state.keyring.current(),
         &state.issuer,
         &access_token_audience(&state.issuer),
         token,
         state.clock.now(),
     )
-    .map_err(|e| UserinfoError::InvalidToken {
-        reason: match e {
-            AccessTokenError::Malformed => "malformed",
-            AccessTokenError::WrongType => "not an access token",
-            AccessTokenError::UnknownKey => "unknown signing key",
-            AccessTokenError::BadSignature => "bad signature",
-            AccessTokenError::WrongIssuer => "wrong issuer or audience",
-            AccessTokenError::Expired => "expired",
+    .await
+    .map_err(|not_live| match not_live {
+        NotLive::Store(error) => UserinfoError::Internal(
+            anyhow::Error::new(error).context("check the revocation, grant and user of a token"),
+        ),
+        not_live => UserinfoError::InvalidToken {
+            reason: not_live.reason(),
         },
     })?;
     let span = tracing::Span::current();
-    span.record("client_id", claims.client_id.as_str());
-    span.record("user_id", claims.sub.as_str());
-
-    let scope = ScopeSet::parse(&claims.scope).map_err(|_| UserinfoError::InvalidToken {
+    span.record("client_id", live.claims.client_id.as_str());
+    span.record("user_id", live.claims.sub.as_str());
+    // Tokens without a grant (client_credentials) have no user to describe.
+    let TokenHolder::User { user, .. } = live.holder else {
+        return Err(UserinfoError::InvalidToken {
+            reason: "token has no grant",
+        });
+    };
+    let scope = ScopeSet::parse(&live.claims.scope).map_err(|_| UserinfoError::InvalidToken {
         reason: "scope claim is malformed",
     })?;
-    let user = live_user(state, &claims).await?;
     // Checked after liveness: a revoked token is `invalid_token` whatever its scope.
     if !scope.contains(REQUIRED_SCOPE) {
         return Err(UserinfoError::InsufficientScope);
@@ -148,68 +148,6 @@ async fn answer(state: &UserinfoState, token: &str) -> Result<Response, Userinfo
         Json(body),
     )
         .into_response())
-}
-
-/// The token's user, provided the token, its grant and the user are all still live.
-async fn live_user(
-    state: &UserinfoState,
-    claims: &AccessTokenClaims,
-) -> Result<User, UserinfoError> {
-    let user_id: UserId = claims
-        .sub
-        .parse()
-        .map_err(|_| UserinfoError::InvalidToken {
-            reason: "subject is not a user",
-        })?;
-    // Tokens without a grant (client_credentials) have no user to describe: their `sub`
-    // is a client id, which names no user even when it happens to parse as one.
-    let Some(gid) = &claims.gid else {
-        return Err(UserinfoError::InvalidToken {
-            reason: "token has no grant",
-        });
-    };
-    let grant_id: GrantId = gid.parse().map_err(|_| UserinfoError::InvalidToken {
-        reason: "grant id is malformed",
-    })?;
-
-    let standing = state
-        .store
-        .access_token_standing(&claims.jti, Some(grant_id))
-        .await
-        .with_context(|| format!("check the revocation, grant {grant_id} and user of a token"))?;
-    let (grant, user) = match standing {
-        AccessTokenStanding::Revoked => {
-            return Err(UserinfoError::InvalidToken {
-                reason: "token id revoked",
-            });
-        }
-        // A store asked about a grant answers with it; `None` would be a store fault,
-        // refused like a missing grant.
-        AccessTokenStanding::UnknownGrant | AccessTokenStanding::NotRevoked(None) => {
-            return Err(UserinfoError::InvalidToken {
-                reason: "grant not found",
-            });
-        }
-        AccessTokenStanding::NotRevoked(Some(found)) => found,
-    };
-    if grant.revoked_at.is_some() {
-        return Err(UserinfoError::InvalidToken {
-            reason: "grant revoked",
-        });
-    }
-    // A grant belongs to one user; a token naming another user's grant was not minted by
-    // us as-is.
-    if grant.user_id != user_id {
-        return Err(UserinfoError::InvalidToken {
-            reason: "grant belongs to another user",
-        });
-    }
-    if user.disabled {
-        return Err(UserinfoError::InvalidToken {
-            reason: "user disabled",
-        });
-    }
-    Ok(user)
 }
 
 /// RFC 6750 §2.1 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
