@@ -212,10 +212,9 @@ async fn client_create_json_shows_the_secret_once_and_stores_only_its_hash() {
     let again = sandbox.run(&["client", "show", &client_id, "--json"], "");
     assert!(!stdout(&again).contains(&secret));
     let db = std::path::Path::new(&sandbox.data_dir()).join("portcullis.db");
-    let store =
-        portcullis_store_sqlite::SqliteStore::connect(&format!("sqlite://{}", db.display()), 1)
-            .await
-            .unwrap();
+    let store = portcullis_store::SqliteStore::connect(&format!("sqlite://{}", db.display()), 1)
+        .await
+        .unwrap();
     use portcullis_core::store::ClientStore as _;
     let stored = store
         .find_client(&ClientId(client_id))
@@ -442,4 +441,125 @@ async fn two_processes_on_one_postgres_publish_the_same_jwks_and_share_cli_chang
     assert!(a.terminate().unwrap().success());
     assert!(b.terminate().unwrap().success());
     db.cleanup().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_keeps_working_on_a_sqlite_database_a_live_server_is_writing() {
+    // Arrange: a server on the sandbox's SQLite file, and a client it issues tokens to.
+    let sandbox = CliSandbox::new();
+    let data = sandbox.data_dir();
+    let created = sandbox.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Load",
+            "--grant-type",
+            "client_credentials",
+            "--json",
+        ],
+        "",
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let doc: serde_json::Value = serde_json::from_str(stdout(&created).trim()).unwrap();
+    let client_id = doc["client_id"].as_str().unwrap().to_owned();
+    let secret = doc["client_secret"].as_str().unwrap().to_owned();
+    let server = spawn_server(&[
+        ("PORTCULLIS_DATA_DIR", &data),
+        ("PORTCULLIS_LISTEN", "127.0.0.1:0"),
+    ])
+    .unwrap();
+    let base = server.base_url.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The server writes all along: every revocation of an access token is a write.
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (base, client_id, secret, stop) = (
+                base.clone(),
+                client_id.clone(),
+                secret.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut failures = Vec::new();
+                let mut revoked = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let token: serde_json::Value = http
+                        .post(format!("{base}/token"))
+                        .basic_auth(&client_id, Some(&secret))
+                        .form(&[("grant_type", "client_credentials")])
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let access_token = token["access_token"].as_str().unwrap().to_owned();
+                    let revocation = http
+                        .post(format!("{base}/revoke"))
+                        .basic_auth(&client_id, Some(&secret))
+                        .form(&[("token", access_token.as_str())])
+                        .send()
+                        .await
+                        .unwrap();
+                    if revocation.status().is_success() {
+                        revoked += 1;
+                    } else {
+                        failures.push(revocation.status());
+                    }
+                }
+                (revoked, failures)
+            })
+        })
+        .collect();
+
+    // Act: another process writes the same file meanwhile.
+    let mut outcomes = Vec::new();
+    for i in 0..4 {
+        let sandbox_dir = data.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            run_portcullis(
+                &[
+                    ("PORTCULLIS_DATA_DIR", &sandbox_dir),
+                    ("PORTCULLIS_LOG__LEVEL", "error"),
+                ],
+                &[
+                    "user",
+                    "create",
+                    "--username",
+                    &format!("user{i}"),
+                    "--password-stdin",
+                ],
+                &format!("correct horse battery {i}\n"),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        outcomes.push(out);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut revoked = 0;
+    let mut failures = Vec::new();
+    for writer in writers {
+        let (n, f) = writer.await.unwrap();
+        revoked += n;
+        failures.extend(f);
+    }
+    let listed = sandbox.run(&["user", "list", "--json"], "");
+    server.terminate().unwrap();
+
+    // Assert
+    for out in &outcomes {
+        assert!(
+            out.status.success(),
+            "the CLI write failed: {}",
+            stderr(out)
+        );
+    }
+    assert!(failures.is_empty(), "server writes failed: {failures:?}");
+    assert!(revoked > 0, "the server was writing while the CLI ran");
+    let users: serde_json::Value = serde_json::from_str(stdout(&listed).trim()).unwrap();
+    assert_eq!(users.as_array().map(Vec::len), Some(4), "{users}");
 }

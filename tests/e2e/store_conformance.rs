@@ -6,6 +6,7 @@
 // Test code throughout (this also lets clippy's `allow-*-in-tests` settings apply).
 #![cfg(test)]
 
+mod atomicity;
 mod audit;
 mod clients;
 mod codes;
@@ -27,13 +28,13 @@ use std::sync::Arc;
 
 use futures::FutureExt as _;
 use portcullis_core::store::Store;
-use portcullis_e2e::db::{Backend, TestDb};
+use portcullis_e2e::db::{Backend, Faults, TestDb};
 
 /// Runs one case on a fresh database of `backend`, then removes the database whatever
 /// the outcome, and only then lets a panic of the case continue.
 async fn run<F, Fut>(backend: Backend, test_name: &str, case: F)
 where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
+    F: FnOnce(Arc<dyn Store>, Faults) -> Fut,
     Fut: Future<Output = ()>,
 {
     let db = TestDb::create(backend, test_name)
@@ -55,7 +56,7 @@ where
             backend.name(),
             "the store names its backend"
         );
-        case(store).await;
+        case(store, db.faults()).await;
     })
     .catch_unwind()
     .await;
@@ -68,13 +69,14 @@ where
     }
 }
 
-/// Instantiates every listed case (`module::case`) once per backend.
+/// Instantiates every listed case (`module::case`) once per backend. A case that injects
+/// faults is listed as `module::case(faults)` and takes the database's [`Faults`] too.
 macro_rules! conformance_suite {
-    ($($module:ident :: $case:ident),+ $(,)?) => {
-        conformance_suite!(@backend sqlite, Sqlite, $($module::$case),+);
-        conformance_suite!(@backend postgres, Postgres, $($module::$case),+);
+    ($($module:ident :: $case:ident $(($faults:ident))?),+ $(,)?) => {
+        conformance_suite!(@backend sqlite, Sqlite, $($module::$case $(($faults))?),+);
+        conformance_suite!(@backend postgres, Postgres, $($module::$case $(($faults))?),+);
     };
-    (@backend $backend:ident, $variant:ident, $($module:ident :: $case:ident),+) => {
+    (@backend $backend:ident, $variant:ident, $($module:ident :: $case:ident $(($faults:ident))?),+) => {
         mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -82,7 +84,7 @@ macro_rules! conformance_suite {
                     super::run(
                         portcullis_e2e::db::Backend::$variant,
                         concat!("store_conformance::", stringify!($backend), "::", stringify!($case)),
-                        super::$module::$case,
+                        |store, _faults| super::$module::$case(store $(, { let $faults = _faults; $faults })?),
                     )
                     .await;
                 }
@@ -163,5 +165,17 @@ conformance_suite!(
     audit::audit_events_are_listed_newest_first_up_to_the_limit,
     purge::purge_removes_expired_rows_and_keeps_live_ones,
     purge::purge_deletes_at_most_batch_rows_per_table,
-    health::store_answers_a_ping,
+    health::a_store_that_reads_and_writes_is_ready,
+    health::a_store_that_cannot_write_is_not_ready_until_writes_succeed_again(faults),
+    atomicity::a_grant_and_its_code_are_stored_together_or_not_at_all,
+    atomicity::a_redemption_stores_its_refresh_token_and_records_the_grants_use,
+    atomicity::a_redemption_whose_refresh_token_cannot_be_stored_leaves_the_code_unredeemed,
+    atomicity::a_refused_redemption_spends_the_code_and_issues_nothing,
+    atomicity::ending_sessions_revokes_their_grants_except_offline_ones,
+    atomicity::ending_sessions_whose_grant_revocation_fails_leaves_every_session_live(faults),
+    atomicity::revoking_consent_deletes_it_and_revokes_the_apps_grants,
+    atomicity::revoking_consent_whose_grant_revocation_fails_keeps_the_consent(faults),
+    atomicity::first_admin_is_refused_once_an_administrator_exists,
+    atomicity::concurrent_first_admins_have_exactly_one_winner,
+    atomicity::a_transaction_the_database_rolled_back_does_not_poison_later_writes(faults),
 );

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use portcullis_core::store::Store;
-use portcullis_store_postgres::PgStore;
-use portcullis_store_sqlite::SqliteStore;
+use portcullis_store::PgStore;
+use portcullis_store::SqliteStore;
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 
 /// The environment variable holding the Postgres admin URL.
@@ -199,6 +199,15 @@ impl TestDb {
         }
     }
 
+    /// A handle that makes chosen writes to this database fail inside the database itself
+    /// (see [`Faults`]).
+    pub fn faults(&self) -> Faults {
+        Faults {
+            url: self.url.clone(),
+            backend: self.backend(),
+        }
+    }
+
     /// Removes the database: drops the Postgres database (ending any connection still
     /// open to it) or deletes the SQLite temporary directory.
     pub async fn cleanup(mut self) -> anyhow::Result<()> {
@@ -242,6 +251,105 @@ impl Drop for TestDb {
             Err(_) => eprintln!("warning: test database left behind: cleanup thread panicked"),
         }
     }
+}
+
+/// Injected write failures, to prove that a store step failing part-way leaves nothing
+/// half done and that a failed transaction does not poison the connection it ran on.
+///
+/// A failure is a trigger on one table and one kind of write, installed over a connection
+/// of its own. On SQLite it fires `raise(rollback, …)`: SQLite itself rolls the whole
+/// transaction back, exactly as it does on "database or disk is full", so the rollback the
+/// store then sends finds no transaction. On Postgres it raises an exception, which aborts
+/// the transaction.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    url: String,
+    backend: Backend,
+}
+
+/// A kind of write a [`Faults`] trigger fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// `insert`.
+    Insert,
+    /// `update`.
+    Update,
+}
+
+impl Write {
+    fn sql(self) -> &'static str {
+        match self {
+            Write::Insert => "insert",
+            Write::Update => "update",
+        }
+    }
+}
+
+impl Faults {
+    /// From now on every `write` of `table` fails (`table` is one of ours: a fixed name).
+    pub async fn fail(&self, table: &str, write: Write) -> anyhow::Result<()> {
+        let trigger = trigger_name(table, write);
+        let op = write.sql();
+        match self.backend {
+            Backend::Sqlite => {
+                self.run_sqlite(&format!(
+                    "create trigger {trigger} before {op} on {table} \
+                     begin select raise(rollback, 'injected fault'); end"
+                ))
+                .await
+            }
+            Backend::Postgres => {
+                self.run_postgres(&format!(
+                    "create or replace function pc_injected_fault() returns trigger \
+                     language plpgsql as $$ begin raise exception 'injected fault'; end $$; \
+                     create trigger {trigger} before {op} on {table} \
+                     for each row execute function pc_injected_fault()"
+                ))
+                .await
+            }
+        }
+    }
+
+    /// Writes of `table` succeed again.
+    pub async fn heal(&self, table: &str, write: Write) -> anyhow::Result<()> {
+        let trigger = trigger_name(table, write);
+        match self.backend {
+            Backend::Sqlite => self.run_sqlite(&format!("drop trigger {trigger}")).await,
+            Backend::Postgres => {
+                self.run_postgres(&format!("drop trigger {trigger} on {table}"))
+                    .await
+            }
+        }
+    }
+
+    async fn run_sqlite(&self, sql: &str) -> anyhow::Result<()> {
+        run_on::<sqlx::SqliteConnection>(&self.url, sql).await
+    }
+
+    async fn run_postgres(&self, sql: &str) -> anyhow::Result<()> {
+        run_on::<PgConnection>(&self.url, sql).await
+    }
+}
+
+/// Runs `sql` over a connection of its own to `url`.
+async fn run_on<C>(url: &str, sql: &str) -> anyhow::Result<()>
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url)
+        .await
+        .context("could not connect to the test database to inject a fault")?;
+    sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("could not inject a fault: {sql}"))?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+fn trigger_name(table: &str, write: Write) -> String {
+    format!("pc_fault_{table}_{}", write.sql())
 }
 
 async fn connect_admin(admin_url: &str) -> anyhow::Result<PgConnection> {

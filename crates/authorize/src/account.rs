@@ -8,8 +8,10 @@
 //! purpose `Account`) and is read through `form` (cross-site posts refused).
 
 mod actions;
+mod error;
 mod view;
 
+use anyhow::Context as _;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,9 +28,10 @@ use crate::form::read_form;
 use crate::login::{
     AuthenticateError, LOGIN_FAILED, authenticate, login_csrf_binding, login_csrf_valid,
 };
-use crate::pages::{LoginPage, error_page_with_hint, stale_account_form};
+use crate::pages::LoginPage;
 use crate::session::{ClientIp, current_session, start_session};
 use crate::{ACCOUNT_PATH, AuthorizeState};
+use error::AccountError;
 
 pub(crate) use actions::{
     post_change_password, post_end_all_sessions, post_end_session, post_revoke_app,
@@ -50,19 +53,17 @@ async fn signed_in_user(
     Ok(user.map(|u| (session, u)))
 }
 
-/// A store failure on the account pages.
-fn unavailable(e: &StoreError) -> Response {
-    tracing::error!(error = ?e, "account: store failure");
-    unavailable_page()
-}
-
-fn unavailable_page() -> Response {
-    error_page_with_hint(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Your account page is temporarily unavailable. Please try again shortly.",
-        "Reload your account page to see what has changed.",
-    )
+impl From<AuthenticateError> for AccountError {
+    fn from(e: AuthenticateError) -> Self {
+        AccountError::Unavailable(match e {
+            AuthenticateError::Store(cause) => {
+                anyhow::Error::new(cause).context("look up the user logging in")
+            }
+            AuthenticateError::Password(cause) => {
+                anyhow::Error::new(cause).context("verify the password")
+            }
+        })
+    }
 }
 
 /// The CSRF binding of account forms: the session, so a token works only in the browser
@@ -85,19 +86,19 @@ async fn read_account_form<T: DeserializeOwned + CsrfProtected>(
     state: &AuthorizeState,
     headers: &HeaderMap,
     body: &str,
-) -> Result<(T, Session, User), Response> {
-    let form: T = read_form(headers, body).map_err(IntoResponse::into_response)?;
-    let (session, user) = match signed_in_user(state, headers).await {
-        Ok(Some(pair)) => pair,
-        Ok(None) => return Err(Redirect::to(ACCOUNT_PATH).into_response()),
-        Err(e) => return Err(unavailable(&e)),
-    };
+) -> Result<(T, Session, User), AccountError> {
+    let form: T = read_form(headers, body)?;
+    let (session, user) = signed_in_user(state, headers)
+        .await
+        .context("look up the signed-in user")
+        .map_err(AccountError::Unavailable)?
+        .ok_or(AccountError::NotSignedIn)?;
     if !state.csrf.verify(
         CsrfPurpose::Account,
         &account_binding(&session),
         form.csrf_token(),
     ) {
-        return Err(stale_account_form());
+        return Err(AccountError::StaleForm);
     }
     Ok((form, session, user))
 }
@@ -124,9 +125,13 @@ pub(crate) async fn get_account(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    match signed_in_user(&state, &headers).await {
-        Ok(Some((session, user))) => {
+) -> Result<Response, AccountError> {
+    let signed_in = signed_in_user(&state, &headers)
+        .await
+        .context("look up the signed-in user")
+        .map_err(AccountError::Unavailable)?;
+    match signed_in {
+        Some((session, user)) => {
             view::render(
                 &state,
                 &session,
@@ -137,8 +142,7 @@ pub(crate) async fn get_account(
             )
             .await
         }
-        Ok(None) => account_login_page(&state, &headers, None, StatusCode::OK, String::new()),
-        Err(e) => unavailable(&e),
+        None => account_login_page(&state, &headers, None, StatusCode::OK, String::new()),
     }
 }
 
@@ -149,10 +153,10 @@ fn account_login_page(
     error: Option<&'static str>,
     status: StatusCode,
     username: String,
-) -> Response {
-    let Ok((binding, set_cookie)) = login_csrf_binding(state, headers) else {
-        return unavailable_page();
-    };
+) -> Result<Response, AccountError> {
+    let (binding, set_cookie) = login_csrf_binding(state, headers)
+        .context("plant the login CSRF cookie")
+        .map_err(AccountError::Unavailable)?;
     let page = LoginPage {
         client_name: None,
         action: "/account/login",
@@ -161,7 +165,7 @@ fn account_login_page(
         request: None,
         username,
     };
-    with_cookie((status, page).into_response(), set_cookie)
+    Ok(with_cookie((status, page).into_response(), set_cookie))
 }
 
 #[derive(Deserialize)]
@@ -178,22 +182,12 @@ pub(crate) async fn post_account_login(
     ip: ClientIp,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let form: AccountLoginForm = match read_form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, AccountError> {
+    let form: AccountLoginForm = read_form(&headers, &body)?;
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {
-        return stale_account_form();
+        return Err(AccountError::StaleForm);
     }
-    let user = match authenticate(&state, &form.username, form.password).await {
-        Ok(u) => u,
-        Err(AuthenticateError::Store(e)) => return unavailable(&e),
-        Err(e @ AuthenticateError::Password(_)) => {
-            tracing::error!(error = %e, "account login: password verification failed to run");
-            return unavailable_page();
-        }
-    };
+    let user = authenticate(&state, &form.username, form.password).await?;
     let Some(user) = user else {
         tracing::info!("account login failed");
         return account_login_page(
@@ -204,13 +198,16 @@ pub(crate) async fn post_account_login(
             form.username,
         );
     };
-    let (session, secret) = match start_session(&state, &headers, &ip, user.user_id).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
-    };
+    let (session, secret) = start_session(&state, &headers, &ip, user.user_id)
+        .await
+        .context("start a browser session")
+        .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in to the account page");
     let cookie = state
         .cookies
         .set(CookieKind::Session, secret.expose(), state.sessions.ttl);
-    with_cookie(Redirect::to(ACCOUNT_PATH).into_response(), cookie)
+    Ok(with_cookie(
+        Redirect::to(ACCOUNT_PATH).into_response(),
+        cookie,
+    ))
 }

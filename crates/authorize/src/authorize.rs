@@ -1,24 +1,27 @@
 //! `GET`/`POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2.1): parse, prove the client
 //! and redirect URI, validate the rest, then log in, ask consent or issue a code.
 
+use anyhow::Context as _;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::AuthorizeState;
-use crate::flow::{decide, reject, unavailable};
+use crate::error::FlowError;
+use crate::flow::decide;
 use crate::request::load_request;
 use crate::session::current_session;
 
-async fn authorize(state: AuthorizeState, headers: HeaderMap, raw: &str) -> Response {
-    let req = match load_request(state.store.as_ref(), raw).await {
-        Ok(r) => r,
-        Err(rejection) => return reject(&state, rejection),
-    };
-    let session = match current_session(&state, &headers).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&state, &req.proven, &e),
-    };
+async fn authorize(
+    state: AuthorizeState,
+    headers: HeaderMap,
+    raw: &str,
+) -> Result<Response, FlowError> {
+    let req = load_request(&state, raw).await?;
+    let session = current_session(&state, &headers)
+        .await
+        .context("look up the browser session")
+        .map_err(|e| req.proven.return_to.unavailable(e))?;
     decide(&state, &headers, &req, session).await
 }
 
@@ -27,7 +30,7 @@ pub(crate) async fn get_authorize(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, FlowError> {
     authorize(state, headers, query.as_deref().unwrap_or("")).await
 }
 
@@ -36,6 +39,6 @@ pub(crate) async fn post_authorize(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
+) -> Result<Response, FlowError> {
     authorize(state, headers, &body).await
 }

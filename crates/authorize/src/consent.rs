@@ -2,18 +2,19 @@
 //! user and client (later requests for the same or fewer skip the page) and issues a code;
 //! Deny sends `access_denied` (RFC 6749 §4.1.2.1).
 
+use anyhow::Context as _;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_core::csrf::CsrfPurpose;
 use portcullis_core::model::Consent;
 use serde::Deserialize;
 
 use crate::AuthorizeState;
-use crate::flow::{consent_binding, issue_code, redirect_error, reject, unavailable};
-use crate::form::read_form;
-use crate::pages::{error_page, stale_form};
-use crate::request::{RedirectError, load_request};
+use crate::error::{AuthorizeError, FlowError};
+use crate::flow::{consent_binding, issue_code};
+use crate::form::{FormRejection, read_form};
+use crate::request::load_request;
 use crate::session::current_session;
 
 #[derive(Deserialize)]
@@ -28,44 +29,38 @@ pub(crate) async fn post_consent(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let form: ConsentForm = match read_form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    let req = match load_request(state.store.as_ref(), &form.request).await {
-        Ok(r) => r,
-        Err(rejection) => return reject(&state, rejection),
-    };
-    let session = match current_session(&state, &headers).await {
-        Ok(Some(s)) => s,
+) -> Result<Response, FlowError> {
+    let form: ConsentForm = read_form(&headers, &body)?;
+    let req = load_request(&state, &form.request).await?;
+    let to = &req.proven.return_to;
+    let session = current_session(&state, &headers)
+        .await
+        .context("look up the browser session")
+        .map_err(|e| to.unavailable(e))?;
+    let Some(session) = session else {
         // Logged out (or expired) meanwhile: start over, which shows the login page.
-        Ok(None) => {
-            return Redirect::to(&format!("{}?{}", crate::AUTHORIZE_PATH, form.request))
-                .into_response();
-        }
-        Err(e) => return unavailable(&state, &req.proven, &e),
+        return Ok(
+            Redirect::to(&format!("{}?{}", crate::AUTHORIZE_PATH, form.request)).into_response(),
+        );
     };
     if !state.csrf.verify(
         CsrfPurpose::Consent,
         &consent_binding(&session, &form.request),
         &form.csrf_token,
     ) {
-        return stale_form();
+        return Err(FlowError::StaleForm);
     }
     match form.decision.as_str() {
-        "deny" => redirect_error(
-            &state,
-            &req.proven,
-            RedirectError::new("access_denied", "the user denied the request"),
-        ),
+        "deny" => Err(to.refuse(AuthorizeError::AccessDenied("the user denied the request"))),
         "allow" => {
             let now = state.clock.now();
             let client_id = &req.proven.client.client_id;
-            let previous = match state.store.find_consent(session.user_id, client_id).await {
-                Ok(c) => c,
-                Err(e) => return unavailable(&state, &req.proven, &e),
-            };
+            let previous = state
+                .store
+                .find_consent(session.user_id, client_id)
+                .await
+                .context("load the remembered consent")
+                .map_err(|e| to.unavailable(e))?;
             let consent = Consent {
                 user_id: session.user_id,
                 client_id: client_id.clone(),
@@ -75,16 +70,16 @@ pub(crate) async fn post_consent(
                 granted_at: previous.as_ref().map_or(now, |p| p.granted_at),
                 updated_at: now,
             };
-            if let Err(e) = state.store.save_consent(&consent).await {
-                return unavailable(&state, &req.proven, &e);
-            }
+            state
+                .store
+                .save_consent(&consent)
+                .await
+                .context("save the consent")
+                .map_err(|e| to.unavailable(e))?;
             tracing::info!(client_id = %client_id, user_id = %session.user_id, scope = %req.scope, "consent granted");
             issue_code(&state, &req, &session).await
         }
-        _ => error_page(
-            StatusCode::BAD_REQUEST,
-            "Invalid form",
-            "The form was incomplete. Go back and try again.",
-        ),
+        // The same page as any other form that cannot be read.
+        _ => Err(FormRejection::Malformed.into()),
     }
 }

@@ -1,75 +1,20 @@
 //! The decision after a request is valid: does the user need to log in, consent, or can a
 //! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent).
 
+use anyhow::Context as _;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use portcullis_core::csrf::CsrfPurpose;
 use portcullis_core::ids::GrantId;
 use portcullis_core::model::{AuthorizationCode, Grant, Session, User};
 use portcullis_core::secret::{PlainSecret, SecretKind};
-use portcullis_core::store::StoreError;
 use url::Url;
 
 use crate::AuthorizeState;
+use crate::error::{AuthorizeError, FlowError};
 use crate::login::login_csrf_binding;
 use crate::pages::{ConsentPage, LoginPage, client_links, describe_scopes};
-use crate::request::{AuthorizationRequest, Proven, RedirectError, Rejection};
-
-/// A redirect back to the client with `error`, `error_description`, `state` and `iss`
-/// (RFC 6749 §4.1.2.1, RFC 9207).
-pub(crate) fn redirect_error(
-    state: &AuthorizeState,
-    proven: &Proven,
-    error: RedirectError,
-) -> Response {
-    tracing::info!(client_id = %proven.client.client_id, error = error.code, "authorization error sent to the client");
-    redirect_with(
-        state,
-        proven,
-        &[
-            ("error", error.code),
-            ("error_description", error.description),
-        ],
-    )
-}
-
-fn redirect_with(state: &AuthorizeState, proven: &Proven, pairs: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = Url::parse(&proven.redirect_uri) else {
-        return crate::request::Unredirectable::UnregisteredRedirectUri.into_response();
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in pairs {
-            q.append_pair(k, v);
-        }
-        if let Some(s) = &proven.state {
-            q.append_pair("state", s);
-        }
-        q.append_pair("iss", &state.issuer);
-    }
-    Redirect::to(url.as_str()).into_response()
-}
-
-/// Delivers a refusal: our page before the redirect URI is proven, a redirect after.
-pub(crate) fn reject(state: &AuthorizeState, rejection: Rejection) -> Response {
-    match rejection {
-        Rejection::Page(page) => page.into_response(),
-        Rejection::Redirect(proven, error) => redirect_error(state, &proven, error),
-    }
-}
-
-/// A store failure after the redirect URI is proven: tell the client, log the detail.
-pub(crate) fn unavailable(state: &AuthorizeState, proven: &Proven, e: &StoreError) -> Response {
-    tracing::error!(error = ?e, client_id = %proven.client.client_id, "authorize: store failure");
-    redirect_error(
-        state,
-        proven,
-        RedirectError::new(
-            "temporarily_unavailable",
-            "the server could not complete the request; try again",
-        ),
-    )
-}
+use crate::request::AuthorizationRequest;
 
 /// Decides what this browser sees for a valid request.
 pub(crate) async fn decide(
@@ -77,9 +22,10 @@ pub(crate) async fn decide(
     headers: &HeaderMap,
     req: &AuthorizationRequest,
     session: Option<Session>,
-) -> Response {
+) -> Result<Response, FlowError> {
     let now = state.clock.now();
     let proven = &req.proven;
+    let to = &proven.return_to;
     // OIDC Core §3.1.2.1 max_age; 0 means "authenticate now" even within the same second.
     let too_old = |s: &Session| {
         req.max_age
@@ -88,43 +34,33 @@ pub(crate) async fn decide(
     let session =
         session.filter(|s| !(req.prompt.login || req.prompt.select_account || too_old(s)));
     let user = match &session {
-        Some(s) => match state.store.find_user(s.user_id).await {
-            Ok(u) => u.filter(|u| !u.disabled),
-            Err(e) => return unavailable(state, proven, &e),
-        },
+        Some(s) => state
+            .store
+            .find_user(s.user_id)
+            .await
+            .context("load the user of the browser session")
+            .map_err(|e| to.unavailable(e))?
+            .filter(|u| !u.disabled),
         None => None,
     };
     let (Some(session), Some(user)) = (session, user) else {
         if req.prompt.none {
-            return redirect_error(
-                state,
-                proven,
-                RedirectError::new("login_required", "the user is not logged in"),
-            );
+            return Err(to.refuse(AuthorizeError::LoginRequired));
         }
         return login_page(state, headers, req, None, StatusCode::OK);
     };
-    let consent = match state
+    let consent = state
         .store
         .find_consent(user.user_id, &proven.client.client_id)
         .await
-    {
-        Ok(c) => c,
-        Err(e) => return unavailable(state, proven, &e),
-    };
+        .context("load the remembered consent")
+        .map_err(|e| to.unavailable(e))?;
     let consented = consent.is_some_and(|c| req.scope.is_subset_of(&c.scope));
     if req.prompt.consent || !consented {
         if req.prompt.none {
-            return redirect_error(
-                state,
-                proven,
-                RedirectError::new(
-                    "consent_required",
-                    "the user has not consented to this request",
-                ),
-            );
+            return Err(to.refuse(AuthorizeError::ConsentRequired));
         }
-        return consent_page(state, req, &session, &user);
+        return Ok(consent_page(state, req, &session, &user));
     }
     issue_code(state, req, &session).await
 }
@@ -136,14 +72,10 @@ pub(crate) fn login_page(
     req: &AuthorizationRequest,
     error: Option<&'static str>,
     status: StatusCode,
-) -> Response {
-    let Ok((binding, set_cookie)) = login_csrf_binding(state, headers) else {
-        return redirect_error(
-            state,
-            &req.proven,
-            RedirectError::new("server_error", "the server could not complete the request"),
-        );
-    };
+) -> Result<Response, FlowError> {
+    let (binding, set_cookie) = login_csrf_binding(state, headers)
+        .context("plant the login CSRF cookie")
+        .map_err(|e| req.proven.return_to.server_error(e))?;
     let page = LoginPage {
         client_name: Some(req.proven.client.name.clone()),
         action: "/login",
@@ -152,7 +84,7 @@ pub(crate) fn login_page(
         request: Some(req.raw.encode_without(&[])),
         username: req.login_hint.clone().unwrap_or_default(),
     };
-    with_cookie((status, page).into_response(), set_cookie)
+    Ok(with_cookie((status, page).into_response(), set_cookie))
 }
 
 /// The CSRF binding of consent forms: the session (a token cannot be used by another
@@ -171,10 +103,11 @@ fn consent_page(
 ) -> Response {
     let request = req.raw.encode_without(&["prompt"]);
     let client = &req.proven.client;
-    let redirect_host = Url::parse(&req.proven.redirect_uri)
+    let redirect_uri = &req.proven.return_to.redirect_uri;
+    let redirect_host = Url::parse(redirect_uri)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| req.proven.redirect_uri.clone());
+        .unwrap_or_else(|| redirect_uri.clone());
     ConsentPage {
         client_name: client.name.clone(),
         username: user.username.clone(),
@@ -196,22 +129,24 @@ pub(crate) async fn issue_code(
     state: &AuthorizeState,
     req: &AuthorizationRequest,
     session: &Session,
-) -> Response {
+) -> Result<Response, FlowError> {
     let now = state.clock.now();
     let proven = &req.proven;
+    let to = &proven.return_to;
     // Role-gated scopes (`admin`) reach a token only if the user holds the role; the
     // rest of the request is granted as asked (RFC 6749 §3.3 allows granting less).
-    let scope = match state.store.find_user(session.user_id).await {
-        Ok(Some(user)) => portcullis_core::roles::permitted_scope(&user, &req.scope),
-        Ok(None) => {
-            return redirect_error(
-                state,
-                proven,
-                RedirectError::new("access_denied", "the user account is not available"),
-            );
-        }
-        Err(e) => return unavailable(state, proven, &e),
-    };
+    let user = state
+        .store
+        .find_user(session.user_id)
+        .await
+        .context("load the user to issue a code for")
+        .map_err(|e| to.unavailable(e))?
+        .ok_or_else(|| {
+            to.refuse(AuthorizeError::AccessDenied(
+                "the user account is not available",
+            ))
+        })?;
+    let scope = portcullis_core::roles::permitted_scope(&user, &req.scope);
     let grant = Grant {
         grant_id: GrantId::random(),
         user_id: session.user_id,
@@ -223,19 +158,15 @@ pub(crate) async fn issue_code(
         last_used_at: now,
         revoked_at: None,
     };
-    let Ok(code) = PlainSecret::generate(SecretKind::AuthorizationCode) else {
-        return redirect_error(
-            state,
-            proven,
-            RedirectError::new("server_error", "the server could not complete the request"),
-        );
-    };
+    let code = PlainSecret::generate(SecretKind::AuthorizationCode)
+        .context("generate an authorization code")
+        .map_err(|e| to.server_error(e))?;
     let record = AuthorizationCode {
         code_hash: code.hash(),
         grant_id: grant.grant_id,
         client_id: grant.client_id.clone(),
         user_id: session.user_id,
-        redirect_uri: proven.redirect_uri.clone(),
+        redirect_uri: to.redirect_uri.clone(),
         scope,
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.as_ref().map(|c| c.as_str().to_owned()),
@@ -245,14 +176,14 @@ pub(crate) async fn issue_code(
         expires_at: now.plus(state.code_ttl),
         redeemed_at: None,
     };
-    if let Err(e) = state.store.create_grant(&grant).await {
-        return unavailable(state, proven, &e);
-    }
-    if let Err(e) = state.store.insert_code(&record).await {
-        return unavailable(state, proven, &e);
-    }
+    state
+        .store
+        .create_grant_with_code(&grant, &record)
+        .await
+        .context("store the grant and its authorization code")
+        .map_err(|e| to.unavailable(e))?;
     tracing::info!(client_id = %proven.client.client_id, user_id = %session.user_id, "issued an authorization code");
-    redirect_with(state, proven, &[("code", code.expose())])
+    Ok(to.redirect(&[("code", code.expose())]))
 }
 
 /// Adds a `Set-Cookie` header to a response.

@@ -9,11 +9,13 @@ use serde::de::DeserializeOwned;
 use crate::pages::{error_page, stale_form};
 
 /// Why a form post was not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum FormRejection {
     /// The browser says another site sent it.
+    #[error("cross-site form post")]
     CrossSite,
     /// Fields missing or malformed.
+    #[error("form fields missing or malformed")]
     Malformed,
 }
 

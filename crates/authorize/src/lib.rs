@@ -8,6 +8,7 @@ mod authorize;
 pub mod backchannel;
 mod consent;
 pub mod cookies;
+mod error;
 mod flow;
 mod form;
 mod login;
@@ -33,6 +34,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use backchannel::{Backchannel, DeliveryPolicy};
 pub use cookies::CookiePolicy;
+pub use error::AuthorizeError;
 pub use signout::BackchannelNotifier;
 
 /// Path of the authorization endpoint.
@@ -81,7 +83,8 @@ pub struct AuthorizeState {
 
 /// Routes for `/authorize`, the login and consent forms, `/logout`, the account page and
 /// the stylesheet, with the browser security headers every page carries (CSP without
-/// inline script or external assets, no framing, no referrer, no caching).
+/// inline script or external assets, no framing, no referrer, no caching) and the one log
+/// line of every error response.
 pub fn router<S>() -> Router<S>
 where
     AuthorizeState: axum::extract::FromRef<S>,
@@ -106,6 +109,7 @@ where
         .route("/account/sessions/end-all", post(account::post_end_all_sessions))
         .route("/account/password", post(account::post_change_password))
         .route("/assets/portcullis.css", get(pages::get_stylesheet))
+        .layer(axum::middleware::from_fn(error::log_errors))
         .layer(page_header(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",

@@ -3,6 +3,7 @@
 //! a fresh session and continues the authorization request. The credential check and the
 //! login CSRF binding are shared with the account page's own login form.
 
+use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -17,10 +18,10 @@ use serde::Deserialize;
 
 use crate::AuthorizeState;
 use crate::cookies::CookieKind;
-use crate::flow::{login_page, redirect_error, reject, unavailable, with_cookie};
+use crate::error::{AuthorizeError, FlowError};
+use crate::flow::{login_page, with_cookie};
 use crate::form::read_form;
-use crate::pages::stale_form;
-use crate::request::{RedirectError, load_request};
+use crate::request::load_request;
 use crate::session::{ClientIp, start_session};
 
 /// The only failure text: it must not reveal whether the user exists or is disabled.
@@ -80,6 +81,19 @@ pub(crate) enum AuthenticateError {
     Password(#[from] PasswordError),
 }
 
+impl From<AuthenticateError> for AuthorizeError {
+    fn from(e: AuthenticateError) -> Self {
+        match e {
+            AuthenticateError::Store(cause) => AuthorizeError::TemporarilyUnavailable(
+                anyhow::Error::new(cause).context("look up the user logging in"),
+            ),
+            AuthenticateError::Password(cause) => AuthorizeError::ServerError(
+                anyhow::Error::new(cause).context("verify the password"),
+            ),
+        }
+    }
+}
+
 /// The enabled user these credentials belong to. Verifies even for unknown users (against
 /// a dummy hash) so timing reveals nothing.
 pub(crate) async fn authenticate(
@@ -101,30 +115,16 @@ pub(crate) async fn post_login(
     ip: ClientIp,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let form: LoginForm = match read_form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, FlowError> {
+    let form: LoginForm = read_form(&headers, &body)?;
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {
-        return stale_form();
+        return Err(FlowError::StaleForm);
     }
-    let req = match load_request(state.store.as_ref(), &form.request).await {
-        Ok(r) => r,
-        Err(rejection) => return reject(&state, rejection),
-    };
-    let user = match authenticate(&state, &form.username, form.password).await {
-        Ok(u) => u,
-        Err(AuthenticateError::Store(e)) => return unavailable(&state, &req.proven, &e),
-        Err(e @ AuthenticateError::Password(_)) => {
-            tracing::error!(error = %e, "login: password verification failed to run");
-            return redirect_error(
-                &state,
-                &req.proven,
-                RedirectError::new("server_error", "the server could not complete the request"),
-            );
-        }
-    };
+    let req = load_request(&state, &form.request).await?;
+    let to = &req.proven.return_to;
+    let user = authenticate(&state, &form.username, form.password)
+        .await
+        .map_err(|e| to.refuse(e.into()))?;
     let Some(user) = user else {
         tracing::info!(client_id = %req.proven.client.client_id, "login failed");
         let mut retry = req.clone();
@@ -137,14 +137,14 @@ pub(crate) async fn post_login(
             StatusCode::UNAUTHORIZED,
         );
     };
-    let (session, secret) = match start_session(&state, &headers, &ip, user.user_id).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&state, &req.proven, &e),
-    };
+    let (session, secret) = start_session(&state, &headers, &ip, user.user_id)
+        .await
+        .context("start a browser session")
+        .map_err(|e| to.unavailable(e))?;
     tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in");
     let cookie = state
         .cookies
         .set(CookieKind::Session, secret.expose(), state.sessions.ttl);
     let next = format!("{}?{}", crate::AUTHORIZE_PATH, req.raw.after_login());
-    with_cookie(Redirect::to(&next).into_response(), cookie)
+    Ok(with_cookie(Redirect::to(&next).into_response(), cookie))
 }

@@ -8,25 +8,26 @@
 //! and notifies apps by back channel (`signout`); then the browser goes to the checked
 //! `post_logout_redirect_uri` with `state`, or sees "You are signed out".
 
+mod error;
 mod request;
 
+use anyhow::Context as _;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_core::csrf::CsrfPurpose;
 use portcullis_core::model::Session;
-use portcullis_core::store::StoreError;
 use serde::Deserialize;
 
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
 use crate::form::read_form;
-use crate::pages::{error_page_with_hint, stale_account_form};
 use crate::session::current_session;
 use crate::signout::{Ending, end_sessions};
 use crate::{AuthorizeState, LOGOUT_PATH};
+use error::LogoutError;
 use request::{LogoutRequest, load_logout_request};
 
 /// "Sign out of Portcullis?", asked when the request cannot prove the user started it.
@@ -69,48 +70,39 @@ pub(crate) fn signed_out(state: &AuthorizeState, redirect: Option<&url::Url>) ->
     with_cookie(response, state.cookies.clear(CookieKind::Session))
 }
 
-/// A store failure while signing out: nothing is claimed to have happened.
-pub(crate) fn unavailable(e: &StoreError) -> Response {
-    tracing::error!(error = ?e, "logout: store failure");
-    error_page_with_hint(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Signing out is temporarily unavailable. Please try again shortly.",
-        "Your session may still be active.",
-    )
-}
-
 /// Ends this browser's session (with its consequences) and answers.
 async fn end_and_answer(
     state: &AuthorizeState,
     req: &LogoutRequest,
     session: &Session,
-) -> Response {
+) -> Result<Response, LogoutError> {
     let actor = format!("user:{}", session.user_id);
-    if let Err(e) = end_sessions(
+    end_sessions(
         state,
         session.user_id,
         Ending::One(session.session_id),
         &actor,
     )
     .await
-    {
-        return unavailable(&e);
-    }
+    .with_context(|| format!("end session {}", session.session_id))
+    .map_err(LogoutError::SignOutUnavailable)?;
     tracing::info!(user_id = %session.user_id, session_id = %session.session_id, "user signed out");
-    signed_out(state, req.redirect.as_ref())
+    Ok(signed_out(state, req.redirect.as_ref()))
 }
 
-async fn logout(state: AuthorizeState, headers: HeaderMap, raw: &str) -> Response {
-    let req = match load_logout_request(&state, raw).await {
-        Ok(r) => r,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let session = match current_session(&state, &headers).await {
-        Ok(Some(s)) => s,
+async fn logout(
+    state: AuthorizeState,
+    headers: HeaderMap,
+    raw: &str,
+) -> Result<Response, LogoutError> {
+    let req = load_logout_request(&state, raw).await?;
+    let session = current_session(&state, &headers)
+        .await
+        .context("look up the browser session")
+        .map_err(LogoutError::SignOutUnavailable)?;
+    let Some(session) = session else {
         // Nothing to end here: the user is already signed out in this browser.
-        Ok(None) => return signed_out(&state, req.redirect.as_ref()),
-        Err(e) => return unavailable(&e),
+        return Ok(signed_out(&state, req.redirect.as_ref()));
     };
     // §2: without a hint issued in this session to this user, the user must confirm.
     let started_here = req.hint.as_ref().is_some_and(|h| {
@@ -120,11 +112,15 @@ async fn logout(state: AuthorizeState, headers: HeaderMap, raw: &str) -> Respons
     if started_here {
         return end_and_answer(&state, &req, &session).await;
     }
-    let username = match state.store.find_user(session.user_id).await {
-        Ok(u) => u.map(|u| u.username).unwrap_or_default(),
-        Err(e) => return unavailable(&e),
-    };
-    LogoutConfirmPage {
+    let username = state
+        .store
+        .find_user(session.user_id)
+        .await
+        .with_context(|| format!("load user {}", session.user_id))
+        .map_err(LogoutError::SignOutUnavailable)?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    Ok(LogoutConfirmPage {
         username,
         client_name: req.client_name.clone(),
         csrf_token: state.csrf.token(
@@ -133,7 +129,7 @@ async fn logout(state: AuthorizeState, headers: HeaderMap, raw: &str) -> Respons
         ),
         request: req.encoded,
     }
-    .into_response()
+    .into_response())
 }
 
 /// `GET /logout`.
@@ -141,7 +137,7 @@ pub(crate) async fn get_logout(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, LogoutError> {
     logout(state, headers, query.as_deref().unwrap_or("")).await
 }
 
@@ -152,13 +148,12 @@ pub(crate) async fn post_logout(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
+) -> Result<Response, LogoutError> {
     if state.cookies.read(&headers, CookieKind::Session).is_none() && !body.is_empty() {
-        return match crate::request::RawParams::parse(&body) {
-            Ok(params) => Redirect::to(&format!("{LOGOUT_PATH}?{}", params.encode_without(&[])))
-                .into_response(),
-            Err(_) => request::LogoutRejection::Malformed.into_response(),
-        };
+        let params = crate::request::RawParams::parse(&body).map_err(|_| LogoutError::Malformed)?;
+        return Ok(
+            Redirect::to(&format!("{LOGOUT_PATH}?{}", params.encode_without(&[]))).into_response(),
+        );
     }
     logout(state, headers, &body).await
 }
@@ -168,27 +163,23 @@ pub(crate) async fn post_logout_confirm(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let form: ConfirmForm = match read_form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return r.into_response(),
-    };
-    let req = match load_logout_request(&state, &form.request).await {
-        Ok(r) => r,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let session = match current_session(&state, &headers).await {
-        Ok(Some(s)) => s,
+) -> Result<Response, LogoutError> {
+    let form: ConfirmForm = read_form(&headers, &body)?;
+    let req = load_logout_request(&state, &form.request).await?;
+    let session = current_session(&state, &headers)
+        .await
+        .context("look up the browser session")
+        .map_err(LogoutError::SignOutUnavailable)?;
+    let Some(session) = session else {
         // Signed out meanwhile (another tab): the user's wish is already true.
-        Ok(None) => return signed_out(&state, req.redirect.as_ref()),
-        Err(e) => return unavailable(&e),
+        return Ok(signed_out(&state, req.redirect.as_ref()));
     };
     if !state.csrf.verify(
         CsrfPurpose::Account,
         &confirm_binding(&session, &form.request),
         &form.csrf_token,
     ) {
-        return stale_account_form();
+        return Err(LogoutError::StaleForm);
     }
     end_and_answer(&state, &req, &session).await
 }

@@ -9,8 +9,6 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::model::Client;
 use portcullis_core::scope::ScopeSet;
 
-use crate::request::Unredirectable;
-
 /// The error page shown when a request cannot be answered by redirect (RFC 6749
 /// §4.1.2.1: unknown client or redirect URI) or a form cannot be trusted.
 #[derive(Template, WebTemplate)]
@@ -68,49 +66,6 @@ pub(crate) fn stale_account_form() -> Response {
         "Nothing was changed.",
         "Open your account page again and repeat what you were doing.",
     )
-}
-
-impl IntoResponse for Unredirectable {
-    fn into_response(self) -> Response {
-        let (status, title, message) = match self {
-            Unredirectable::Malformed => (
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The sign-in request is malformed.",
-            ),
-            Unredirectable::Repeated => (
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The sign-in request repeats a parameter.",
-            ),
-            Unredirectable::MissingClient => (
-                StatusCode::BAD_REQUEST,
-                "Unknown application",
-                "The sign-in request does not say which application sent it.",
-            ),
-            Unredirectable::UnknownClient => (
-                StatusCode::BAD_REQUEST,
-                "Unknown application",
-                "The application that sent you here is not registered.",
-            ),
-            Unredirectable::MissingRedirectUri => (
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The sign-in request does not say where to return.",
-            ),
-            Unredirectable::UnregisteredRedirectUri => (
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The sign-in request asks to return to an address the application has not registered.",
-            ),
-            Unredirectable::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Sign-in is temporarily unavailable. Please try again shortly.",
-            ),
-        };
-        error_page(status, title, message)
-    }
 }
 
 /// The login page: of an authorization request (`client_name` and `request` set, posting

@@ -1,40 +1,18 @@
 //! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), parsed and validated
 //! in the order that keeps us from being an open redirector: client and redirect URI first
 //! (failures are [`Unredirectable`]: our own page), everything else after (failures are
-//! [`RedirectError`]s sent back to the proven redirect URI).
+//! [`AuthorizeError`]s sent back to the proven redirect URI).
 
 use std::collections::HashMap;
 
+use anyhow::Context as _;
 use portcullis_core::ids::ClientId;
 use portcullis_core::model::{Client, ClientType, GrantType};
 use portcullis_core::pkce::CodeChallenge;
 use portcullis_core::scope::ScopeSet;
-use portcullis_core::store::Store;
 
-/// Why the request cannot even be answered by redirect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Unredirectable {
-    Malformed,
-    Repeated,
-    MissingClient,
-    UnknownClient,
-    MissingRedirectUri,
-    UnregisteredRedirectUri,
-    Unavailable,
-}
-
-/// An error to send back to the client (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RedirectError {
-    pub(crate) code: &'static str,
-    pub(crate) description: &'static str,
-}
-
-impl RedirectError {
-    pub(crate) const fn new(code: &'static str, description: &'static str) -> Self {
-        RedirectError { code, description }
-    }
-}
+use crate::AuthorizeState;
+use crate::error::{AuthorizeError, FlowError, ReturnTo, Unredirectable};
 
 /// The raw parameters, each present at most once (RFC 6749 §3.1).
 #[derive(Debug, Clone)]
@@ -95,24 +73,30 @@ impl RawParams {
 #[derive(Debug, Clone)]
 pub(crate) struct Proven {
     pub(crate) client: Client,
-    pub(crate) redirect_uri: String,
-    pub(crate) state: Option<String>,
+    /// Where answers to this request go.
+    pub(crate) return_to: ReturnTo,
 }
 
 /// Step one: client and exact redirect URI (RFC 9700 §4.1.3; loopback any port, RFC 8252
 /// §7.3).
-async fn prove_client(store: &dyn Store, params: &RawParams) -> Result<Proven, Unredirectable> {
+async fn prove_client(
+    state: &AuthorizeState,
+    params: &RawParams,
+) -> Result<Proven, Unredirectable> {
     let client_id = params
         .get("client_id")
         .filter(|c| !c.is_empty())
+        .map(|c| ClientId(c.to_owned()))
         .ok_or(Unredirectable::MissingClient)?;
-    let client = match store.find_client(&ClientId(client_id.to_owned())).await {
+    let lookup = state
+        .store
+        .find_client(&client_id)
+        .await
+        .with_context(|| format!("look up client {client_id}"));
+    let client = match lookup {
         Ok(Some(client)) => client,
         Ok(None) => return Err(Unredirectable::UnknownClient),
-        Err(e) => {
-            tracing::error!(error = ?e, client_id = %client_id, "authorize: client lookup failed");
-            return Err(Unredirectable::Unavailable);
-        }
+        Err(cause) => return Err(Unredirectable::Unavailable { client_id, cause }),
     };
     // OIDC Core §3.1.2.1 makes redirect_uri REQUIRED: there is nothing to compare exactly
     // without it.
@@ -123,8 +107,12 @@ async fn prove_client(store: &dyn Store, params: &RawParams) -> Result<Proven, U
         return Err(Unredirectable::UnregisteredRedirectUri);
     }
     Ok(Proven {
-        redirect_uri: redirect_uri.to_owned(),
-        state: params.get("state").map(str::to_owned),
+        return_to: ReturnTo {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            state: params.get("state").map(str::to_owned),
+            issuer: state.issuer.clone(),
+        },
         client,
     })
 }
@@ -151,37 +139,24 @@ pub(crate) struct AuthorizationRequest {
     pub(crate) raw: RawParams,
 }
 
-/// Why a request was refused, and how the refusal must be delivered.
-#[derive(Debug)]
-pub(crate) enum Rejection {
-    /// Before the redirect URI was proven: our own page.
-    Page(Unredirectable),
-    /// After: back to the client.
-    Redirect(Box<Proven>, RedirectError),
-}
-
 /// Parses and validates a whole request: client and redirect URI first, then the rest.
 pub(crate) async fn load_request(
-    store: &dyn Store,
+    state: &AuthorizeState,
     raw: &str,
-) -> Result<AuthorizationRequest, Rejection> {
-    let params = RawParams::parse(raw).map_err(Rejection::Page)?;
-    let proven = prove_client(store, &params)
-        .await
-        .map_err(Rejection::Page)?;
-    match validate_rest(&proven, &params) {
-        Ok(parts) => Ok(AuthorizationRequest {
-            proven,
-            scope: parts.scope,
-            nonce: parts.nonce,
-            code_challenge: parts.code_challenge,
-            prompt: parts.prompt,
-            max_age: parts.max_age,
-            login_hint: params.get("login_hint").map(str::to_owned),
-            raw: params,
-        }),
-        Err(e) => Err(Rejection::Redirect(Box::new(proven), e)),
-    }
+) -> Result<AuthorizationRequest, FlowError> {
+    let params = RawParams::parse(raw)?;
+    let proven = prove_client(state, &params).await?;
+    let parts = validate_rest(&proven, &params).map_err(|e| proven.return_to.refuse(e))?;
+    Ok(AuthorizationRequest {
+        proven,
+        scope: parts.scope,
+        nonce: parts.nonce,
+        code_challenge: parts.code_challenge,
+        prompt: parts.prompt,
+        max_age: parts.max_age,
+        login_hint: params.get("login_hint").map(str::to_owned),
+        raw: params,
+    })
 }
 
 struct Parts {
@@ -192,20 +167,12 @@ struct Parts {
     max_age: Option<i64>,
 }
 
-fn validate_rest(proven: &Proven, params: &RawParams) -> Result<Parts, RedirectError> {
+fn validate_rest(proven: &Proven, params: &RawParams) -> Result<Parts, AuthorizeError> {
     match params.get("response_type") {
         Some("code") => {}
-        Some(_) => {
-            return Err(RedirectError::new(
-                "unsupported_response_type",
-                "only response_type=code is supported",
-            ));
-        }
+        Some(_) => return Err(AuthorizeError::UnsupportedResponseType),
         None => {
-            return Err(RedirectError::new(
-                "invalid_request",
-                "response_type is required",
-            ));
+            return Err(AuthorizeError::InvalidRequest("response_type is required"));
         }
     }
     if !proven
@@ -213,41 +180,30 @@ fn validate_rest(proven: &Proven, params: &RawParams) -> Result<Parts, RedirectE
         .grant_types
         .contains(&GrantType::AuthorizationCode)
     {
-        return Err(RedirectError::new(
-            "unauthorized_client",
-            "this client may not use the authorization code grant",
-        ));
+        return Err(AuthorizeError::UnauthorizedClient);
     }
     // OIDC Core §6: request objects are optional and not supported here.
     if params.get("request").is_some() {
-        return Err(RedirectError::new(
-            "request_not_supported",
-            "request objects are not supported",
-        ));
+        return Err(AuthorizeError::RequestNotSupported);
     }
     if params.get("request_uri").is_some() {
-        return Err(RedirectError::new(
-            "request_uri_not_supported",
-            "request_uri is not supported",
-        ));
+        return Err(AuthorizeError::RequestUriNotSupported);
     }
     match params.get("response_mode") {
         None | Some("query") => {}
         Some(_) => {
-            return Err(RedirectError::new(
-                "invalid_request",
+            return Err(AuthorizeError::InvalidRequest(
                 "only response_mode=query is supported",
             ));
         }
     }
     let scope = ScopeSet::parse(params.get("scope").unwrap_or(""))
-        .map_err(|_| RedirectError::new("invalid_scope", "scope is malformed"))?;
+        .map_err(|_| AuthorizeError::InvalidScope("scope is malformed"))?;
     if scope.is_empty() {
-        return Err(RedirectError::new("invalid_scope", "scope is required"));
+        return Err(AuthorizeError::InvalidScope("scope is required"));
     }
     if !scope.is_subset_of(&proven.client.allowed_scope) {
-        return Err(RedirectError::new(
-            "invalid_scope",
+        return Err(AuthorizeError::InvalidScope(
             "the client may not request one of these scopes",
         ));
     }
@@ -257,35 +213,32 @@ fn validate_rest(proven: &Proven, params: &RawParams) -> Result<Parts, RedirectE
     ) {
         (None, None) => None,
         (None, Some(_)) => {
-            return Err(RedirectError::new(
-                "invalid_request",
+            return Err(AuthorizeError::InvalidRequest(
                 "code_challenge_method without code_challenge",
             ));
         }
         (Some(challenge), method) => Some(CodeChallenge::parse(challenge, method).map_err(
             |e| match e {
                 portcullis_core::pkce::PkceError::UnsupportedMethod => {
-                    RedirectError::new("invalid_request", "code_challenge_method must be S256")
+                    AuthorizeError::InvalidRequest("code_challenge_method must be S256")
                 }
-                _ => RedirectError::new("invalid_request", "code_challenge is malformed"),
+                _ => AuthorizeError::InvalidRequest("code_challenge is malformed"),
             },
         )?),
     };
     // RFC 9700 §2.1.1: public clients must use PKCE.
     if code_challenge.is_none() && proven.client.client_type == ClientType::Public {
-        return Err(RedirectError::new(
-            "invalid_request",
+        return Err(AuthorizeError::InvalidRequest(
             "PKCE (code_challenge with S256) is required for public clients",
         ));
     }
     let prompt = parse_prompt(params.get("prompt"))?;
-    let max_age =
-        match params.get("max_age") {
-            None => None,
-            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(
-                RedirectError::new("invalid_request", "max_age must be a non-negative integer"),
-            )?),
-        };
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(
+            AuthorizeError::InvalidRequest("max_age must be a non-negative integer"),
+        )?),
+    };
     Ok(Parts {
         scope,
         nonce: params.get("nonce").map(str::to_owned),
@@ -295,7 +248,7 @@ fn validate_rest(proven: &Proven, params: &RawParams) -> Result<Parts, RedirectE
     })
 }
 
-fn parse_prompt(raw: Option<&str>) -> Result<Prompt, RedirectError> {
+fn parse_prompt(raw: Option<&str>) -> Result<Prompt, AuthorizeError> {
     let mut prompt = Prompt::default();
     for value in raw.unwrap_or("").split(' ').filter(|v| !v.is_empty()) {
         match value {
@@ -303,18 +256,12 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, RedirectError> {
             "login" => prompt.login = true,
             "consent" => prompt.consent = true,
             "select_account" => prompt.select_account = true,
-            _ => {
-                return Err(RedirectError::new(
-                    "invalid_request",
-                    "unknown prompt value",
-                ));
-            }
+            _ => return Err(AuthorizeError::InvalidRequest("unknown prompt value")),
         }
     }
     // OIDC Core §3.1.2.1: none with any other value is an error.
     if prompt.none && (prompt.login || prompt.consent || prompt.select_account) {
-        return Err(RedirectError::new(
-            "invalid_request",
+        return Err(AuthorizeError::InvalidRequest(
             "prompt=none cannot be combined with other values",
         ));
     }

@@ -64,34 +64,15 @@ pub async fn end_sessions(
     which: Ending,
     now: Timestamp,
 ) -> Result<EndedSessions, StoreError> {
-    let sessions = match which {
-        Ending::One(session_id) => {
-            if store.end_session(session_id, now).await? {
-                vec![session_id]
-            } else {
-                Vec::new()
-            }
-        }
-        Ending::All { keep } => store.end_user_sessions(user_id, keep, now).await?,
-    };
-    if sessions.is_empty() {
-        return Ok(EndedSessions::none(user_id));
+    // One store transaction: a failure part-way must not leave sessions ended whose
+    // grants still refresh.
+    let ended = store
+        .end_sessions_revoking_grants(user_id, which, OFFLINE_ACCESS, now)
+        .await?;
+    if !ended.is_empty() {
+        tracing::info!(user_id = %user_id, sessions = ended.sessions.len(), "ended {} session(s) of user {user_id}", ended.sessions.len());
     }
-    tracing::info!(user_id = %user_id, sessions = sessions.len(), "ended {} session(s) of user {user_id}", sessions.len());
-    let grants: Vec<Grant> = store
-        .list_active_grants(user_id)
-        .await?
-        .into_iter()
-        .filter(|g| g.session_id.is_some_and(|s| sessions.contains(&s)))
-        .collect();
-    for grant in grants.iter().filter(|g| !g.scope.contains(OFFLINE_ACCESS)) {
-        store.revoke_grant(grant.grant_id, now).await?;
-    }
-    Ok(EndedSessions {
-        user_id,
-        sessions,
-        grants,
-    })
+    Ok(ended)
 }
 
 /// Tells the apps that sessions ended (OpenID Back-Channel Logout 1.0), implemented by the

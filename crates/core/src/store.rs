@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::password::PasswordHash;
 use crate::secret::SecretHash;
+use crate::sessions::{EndedSessions, Ending};
 
 /// Names of the unique constraints a caller may want to tell apart in
 /// [`StoreError::Conflict`]; both backends' migrations use exactly these names.
@@ -27,6 +28,9 @@ pub mod constraints {
     pub const KEYRING_BOOTSTRAP: &str = "keyring_bootstrap_pkey";
     /// Key ids are unique.
     pub const SIGNING_KEY_PKEY: &str = "signing_key_pkey";
+    /// [`super::UserStore::create_first_admin`] found an administrator already (not a
+    /// database constraint: the store's own check, made under a lock).
+    pub const ADMIN_EXISTS: &str = "admin_exists";
     /// Anything else unique.
     pub const OTHER: &str = "other";
 }
@@ -90,6 +94,11 @@ pub trait UserStore: Send + Sync {
         roles: &[String],
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Inserts `user` (who holds `admin_role`) only if no user holds `admin_role` yet, as
+    /// one step: concurrent callers are serialised, so exactly one of them can win on an
+    /// install without an administrator. `Conflict { ADMIN_EXISTS }` when one exists,
+    /// `Conflict { USER_USERNAME }` if the username is taken; nothing is written then.
+    async fn create_first_admin(&self, user: &User, admin_role: &str) -> Result<(), StoreError>;
 }
 
 /// Registered OAuth clients.
@@ -140,6 +149,19 @@ pub trait SessionStore: Send + Sync {
         keep: Option<SessionId>,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError>;
+    /// In ONE transaction: ends the sessions `which` selects of `user_id` (as
+    /// [`SessionStore::end_session`] / [`SessionStore::end_user_sessions`] would), then
+    /// revokes, with their refresh tokens, the active grants made in them whose scope does
+    /// not hold `keep_scope` (`offline_access`: such grants outlive the session). Returns
+    /// the sessions ended and every active grant that was bound to one of them, as it
+    /// stood before (the kept ones included). If any step fails, nothing is written.
+    async fn end_sessions_revoking_grants(
+        &self,
+        user_id: UserId,
+        which: Ending,
+        keep_scope: &str,
+        now: Timestamp,
+    ) -> Result<EndedSessions, StoreError>;
     /// A user's live sessions, newest first.
     async fn list_live_sessions(
         &self,
@@ -167,6 +189,16 @@ pub trait ConsentStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// A user's consents, ordered by client id.
     async fn list_consents(&self, user_id: UserId) -> Result<Vec<Consent>, StoreError>;
+    /// "Revoke access" in ONE transaction: deletes the consent of (user, client) and
+    /// revokes every active grant of the pair with its refresh tokens (as
+    /// [`GrantStore::revoke_client_grants`]); returns the grant ids revoked. If any step
+    /// fails, nothing is written.
+    async fn revoke_consent(
+        &self,
+        user_id: UserId,
+        client_id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Vec<GrantId>, StoreError>;
 }
 
 /// Grants: the unit of revocation.
@@ -197,16 +229,47 @@ pub trait GrantStore: Send + Sync {
 /// Authorization codes.
 #[async_trait]
 pub trait CodeStore: Send + Sync {
-    /// Inserts a code.
+    /// Inserts a code (of a grant that exists).
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError>;
+    /// What `/authorize` stores when the user approves, in ONE transaction: the new grant
+    /// and the code issued from it. If either insert fails, neither is stored.
+    async fn create_grant_with_code(
+        &self,
+        grant: &Grant,
+        code: &AuthorizationCode,
+    ) -> Result<(), StoreError>;
+    /// The code with this hash, in any state, without changing it.
+    async fn find_code(
+        &self,
+        code_hash: &SecretHash,
+    ) -> Result<Option<AuthorizationCode>, StoreError>;
     /// Redeems in one guarded write (`… set redeemed_at = now where code_hash = ? and
     /// redeemed_at is null and expires_at > now`): exactly one concurrent caller gets
     /// `Redeemed`; later ones get `AlreadyRedeemed`; unknown or expired is `Invalid`.
+    ///
+    /// With [`CodeUse::Issued`] the winner's redemption also stores what it yields, in
+    /// the same transaction: the refresh token (if any) is inserted and the grant's use
+    /// recorded (`last_used_at = now`). If any of it fails, nothing is written and the
+    /// code stays unredeemed, so the client's retry is a retry, not a replay.
     async fn redeem_code(
         &self,
         code_hash: &SecretHash,
         now: Timestamp,
+        used: CodeUse<'_>,
     ) -> Result<CodeRedemption, StoreError>;
+}
+
+/// What a redemption of an authorization code is for.
+#[derive(Debug, Clone, Copy)]
+pub enum CodeUse<'a> {
+    /// The exchange was refused (wrong client, PKCE, …): the code is only spent, so it
+    /// cannot be tried again (RFC 6749 §4.1.2); nothing is issued.
+    SpendOnly,
+    /// The exchange issues tokens: store this refresh token (if any) with the redemption.
+    Issued {
+        /// The first refresh token of the grant, when the client gets one.
+        refresh_token: Option<&'a RefreshToken>,
+    },
 }
 
 /// Refresh tokens.
@@ -381,8 +444,9 @@ pub trait Store:
     + Sync
     + 'static
 {
-    /// Round-trips to the database (readiness).
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// Readiness: the database answers a read AND accepts a write (a database on a full
+    /// disk, or a read-only standby, still answers reads while every sign-in fails).
+    async fn check_ready(&self) -> Result<(), StoreError>;
     /// `postgres` or `sqlite`, for logs.
     fn backend(&self) -> &'static str;
 }

@@ -78,6 +78,22 @@ pub async fn create_user(
     new: NewUser,
     now: Timestamp,
 ) -> Result<User, UserAdminError> {
+    let user = new_user(hasher, new, now).await?;
+    match store.create_user(&user).await {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict {
+            constraint: constraints::USER_USERNAME,
+        }) => Err(UserAdminError::UsernameTaken(user.username)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The user record a valid [`NewUser`] becomes (password hashed), not yet stored.
+async fn new_user(
+    hasher: &PasswordHasher,
+    new: NewUser,
+    now: Timestamp,
+) -> Result<User, UserAdminError> {
     if !valid_username(&new.username) {
         return Err(UserAdminError::InvalidUsername);
     }
@@ -94,13 +110,7 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
     };
-    match store.create_user(&user).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict {
-            constraint: constraints::USER_USERNAME,
-        }) => Err(UserAdminError::UsernameTaken(user.username)),
-        Err(e) => Err(e.into()),
-    }
+    Ok(user)
 }
 
 /// Looks a user up by username, or fails naming it.
@@ -211,6 +221,7 @@ pub async fn bootstrap_admin(
     mut new: NewUser,
     now: Timestamp,
 ) -> Result<User, UserAdminError> {
+    // Refuse before paying for the hash; the store checks again, atomically, below.
     let users = store.list_users().await?;
     if users
         .iter()
@@ -219,5 +230,20 @@ pub async fn bootstrap_admin(
         return Err(UserAdminError::AdminExists);
     }
     new.roles.push(crate::roles::ADMIN_ROLE.to_owned());
-    create_user(store, hasher, new, now).await
+    let user = new_user(hasher, new, now).await?;
+    // One store step that checks and inserts under a lock: two bootstraps racing on a
+    // fresh install cannot both create an administrator.
+    match store
+        .create_first_admin(&user, crate::roles::ADMIN_ROLE)
+        .await
+    {
+        Ok(()) => Ok(user),
+        Err(StoreError::Conflict {
+            constraint: constraints::ADMIN_EXISTS,
+        }) => Err(UserAdminError::AdminExists),
+        Err(StoreError::Conflict {
+            constraint: constraints::USER_USERNAME,
+        }) => Err(UserAdminError::UsernameTaken(user.username)),
+        Err(e) => Err(e.into()),
+    }
 }

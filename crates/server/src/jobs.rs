@@ -101,7 +101,7 @@ mod tests {
     use portcullis_core::Timestamp;
     use portcullis_core::clock::ManualClock;
     use portcullis_core::store::RevocationStore;
-    use portcullis_store_sqlite::SqliteStore;
+    use portcullis_store::SqliteStore;
 
     use super::*;
 

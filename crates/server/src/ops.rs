@@ -29,7 +29,7 @@ async fn get_healthz() -> &'static str {
 }
 
 async fn get_readyz(State(state): State<OpsState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
+    match state.store.check_ready().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = ?e, backend = state.store.backend(), "readiness check: store unreachable");

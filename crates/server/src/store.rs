@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use portcullis_core::keyring::KeyEncryptionKey;
 use portcullis_core::store::Store;
-use portcullis_store_postgres::PgStore;
-use portcullis_store_sqlite::SqliteStore;
+use portcullis_store::PgStore;
+use portcullis_store::SqliteStore;
 use secrecy::ExposeSecret;
 
 use crate::config::{Backend, Config, redact_url};

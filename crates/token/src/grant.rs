@@ -91,14 +91,3 @@ fn active_user(user: User) -> Result<User, TokenError> {
         Ok(user)
     }
 }
-
-/// Records that tokens were issued from the grant (a refresh token rotation records it
-/// itself). Bookkeeping only: by now the code is redeemed, so failing the request would
-/// strand the client without the tokens it just consumed its credential for. A failure is
-/// logged.
-async fn touch_grant(store: &dyn Store, grant_id: GrantId, now: Timestamp) {
-    if let Err(error) = store.touch_grant(grant_id, now).await {
-        let error = anyhow::Error::new(error);
-        tracing::warn!(%grant_id, "could not record the use of grant {grant_id}: {error:#}");
-    }
-}

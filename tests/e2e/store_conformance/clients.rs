@@ -9,8 +9,8 @@ use portcullis_core::model::{
 use portcullis_core::store::{Store, constraints};
 
 use super::fixtures::{
-    T0, assert_conflict, assert_not_found, at, client, code, grant, public_client, refresh_token,
-    scope, uri, world,
+    SPEND, T0, assert_conflict, assert_not_found, at, client, code, grant, public_client,
+    refresh_token, scope, uri, world,
 };
 
 pub(super) async fn created_clients_are_found_with_every_field(store: Arc<dyn Store>) {
@@ -169,7 +169,7 @@ pub(super) async fn deleting_a_client_removes_its_grants_codes_refresh_tokens_an
     assert_eq!(store.find_grant(w.grant.grant_id).await.unwrap(), None);
     assert_eq!(
         store
-            .redeem_code(&doomed_code.code_hash, at(5))
+            .redeem_code(&doomed_code.code_hash, at(5), SPEND)
             .await
             .unwrap(),
         CodeRedemption::Invalid
@@ -195,7 +195,7 @@ pub(super) async fn deleting_a_client_removes_its_grants_codes_refresh_tokens_an
     );
     assert!(matches!(
         store
-            .redeem_code(&kept_code.code_hash, at(5))
+            .redeem_code(&kept_code.code_hash, at(5), SPEND)
             .await
             .unwrap(),
         CodeRedemption::Redeemed(_)

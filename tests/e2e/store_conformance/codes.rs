@@ -8,7 +8,7 @@ use portcullis_core::secret::SecretHash;
 use portcullis_core::store::Store;
 use tokio::sync::Barrier;
 
-use super::fixtures::{at, code, world};
+use super::fixtures::{SPEND, at, code, world};
 
 pub(super) async fn redeemed_code_cannot_be_redeemed_twice(store: Arc<dyn Store>) {
     // Arrange
@@ -17,8 +17,14 @@ pub(super) async fn redeemed_code_cannot_be_redeemed_twice(store: Arc<dyn Store>
     store.insert_code(&issued).await.unwrap();
 
     // Act
-    let first = store.redeem_code(&issued.code_hash, at(5)).await.unwrap();
-    let second = store.redeem_code(&issued.code_hash, at(6)).await.unwrap();
+    let first = store
+        .redeem_code(&issued.code_hash, at(5), SPEND)
+        .await
+        .unwrap();
+    let second = store
+        .redeem_code(&issued.code_hash, at(6), SPEND)
+        .await
+        .unwrap();
 
     // Assert
     let redeemed = AuthorizationCode {
@@ -49,8 +55,14 @@ pub(super) async fn redeemed_code_is_the_inserted_record_with_its_redemption_tim
     store.insert_code(&bare).await.unwrap();
 
     // Act
-    let full_redeemed = store.redeem_code(&full.code_hash, at(7)).await.unwrap();
-    let bare_redeemed = store.redeem_code(&bare.code_hash, at(8)).await.unwrap();
+    let full_redeemed = store
+        .redeem_code(&full.code_hash, at(7), SPEND)
+        .await
+        .unwrap();
+    let bare_redeemed = store
+        .redeem_code(&bare.code_hash, at(8), SPEND)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(
@@ -76,9 +88,12 @@ pub(super) async fn expired_code_is_invalid(store: Arc<dyn Store>) {
     store.insert_code(&issued).await.unwrap();
 
     // Act
-    let late = store.redeem_code(&issued.code_hash, at(61)).await.unwrap();
+    let late = store
+        .redeem_code(&issued.code_hash, at(61), SPEND)
+        .await
+        .unwrap();
     let later = store
-        .redeem_code(&issued.code_hash, at(3_600))
+        .redeem_code(&issued.code_hash, at(3_600), SPEND)
         .await
         .unwrap();
 
@@ -97,7 +112,7 @@ pub(super) async fn unknown_code_is_invalid(store: Arc<dyn Store>) {
 
     // Act
     let outcome = store
-        .redeem_code(&SecretHash::of("pcc_unknown"), at(5))
+        .redeem_code(&SecretHash::of("pcc_unknown"), at(5), SPEND)
         .await
         .unwrap();
 
@@ -123,7 +138,7 @@ pub(super) async fn concurrent_redemptions_of_one_code_have_exactly_one_winner(
             let start = Arc::clone(&start);
             tokio::spawn(async move {
                 start.wait().await;
-                store.redeem_code(&hash, at(1 + i)).await
+                store.redeem_code(&hash, at(1 + i), SPEND).await
             })
         })
         .collect();
@@ -168,18 +183,24 @@ pub(super) async fn concurrent_redemptions_of_one_code_have_exactly_one_winner(
 
     // Assert: the store is still consistent and usable.
     assert_eq!(
-        store.redeem_code(&issued.code_hash, at(55)).await.unwrap(),
+        store
+            .redeem_code(&issued.code_hash, at(55), SPEND)
+            .await
+            .unwrap(),
         CodeRedemption::AlreadyRedeemed(winner)
     );
     let fresh = code(&w.grant, &w.session, "pcc_after_the_race");
     store.insert_code(&fresh).await.unwrap();
     assert!(matches!(
-        store.redeem_code(&fresh.code_hash, at(56)).await.unwrap(),
+        store
+            .redeem_code(&fresh.code_hash, at(56), SPEND)
+            .await
+            .unwrap(),
         CodeRedemption::Redeemed(_)
     ));
     assert_eq!(
         store.find_grant(w.grant.grant_id).await.unwrap(),
         Some(w.grant)
     );
-    store.ping().await.unwrap();
+    store.check_ready().await.unwrap();
 }

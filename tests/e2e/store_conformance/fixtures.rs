@@ -12,10 +12,14 @@ use portcullis_core::password::PasswordHash;
 use portcullis_core::redirect_uri::RedirectUri;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::secret::SecretHash;
-use portcullis_core::store::{Store, StoreError};
+use portcullis_core::store::{CodeUse, Store, StoreError};
 
 /// The fixed "now" every case starts from.
 pub(super) const T0: Timestamp = Timestamp(1_800_000_000);
+
+/// A redemption that uses the code up and does nothing else (no refresh token stored, no
+/// use of the grant recorded), for the cases about single use itself.
+pub(super) const SPEND: CodeUse<'static> = CodeUse::SpendOnly;
 
 /// One day in seconds.
 pub(super) const DAY: i64 = 86_400;

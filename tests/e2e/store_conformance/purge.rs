@@ -6,7 +6,7 @@ use std::sync::Arc;
 use portcullis_core::model::{AuthorizationCode, CodeRedemption, Grant, RefreshToken, Session};
 use portcullis_core::store::{PurgeReport, Store};
 
-use super::fixtures::{at, code, grant, refresh_token, session, successor, world};
+use super::fixtures::{SPEND, at, code, grant, refresh_token, session, successor, world};
 
 pub(super) async fn purge_removes_expired_rows_and_keeps_live_ones(store: Arc<dyn Store>) {
     // Arrange: the purge runs at T0 + 10 000 s.
@@ -27,7 +27,7 @@ pub(super) async fn purge_removes_expired_rows_and_keeps_live_ones(store: Arc<dy
         store.insert_code(c).await.unwrap();
     }
     store
-        .redeem_code(&redeemed_code.code_hash, at(100))
+        .redeem_code(&redeemed_code.code_hash, at(100), SPEND)
         .await
         .unwrap();
 
@@ -126,14 +126,14 @@ pub(super) async fn purge_removes_expired_rows_and_keeps_live_ones(store: Arc<dy
     // …codes…
     assert!(matches!(
         store
-            .redeem_code(&live_code.code_hash, at(10_001))
+            .redeem_code(&live_code.code_hash, at(10_001), SPEND)
             .await
             .unwrap(),
         CodeRedemption::Redeemed(_)
     ));
     assert!(matches!(
         store
-            .redeem_code(&redeemed_code.code_hash, at(10_001))
+            .redeem_code(&redeemed_code.code_hash, at(10_001), SPEND)
             .await
             .unwrap(),
         CodeRedemption::AlreadyRedeemed(_)

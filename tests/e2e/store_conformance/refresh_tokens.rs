@@ -504,7 +504,7 @@ pub(super) async fn concurrent_rotations_of_one_refresh_token_have_exactly_one_w
         store.find_refresh_token(&old.token_hash).await.unwrap(),
         Some(rotated)
     );
-    store.ping().await.unwrap();
+    store.check_ready().await.unwrap();
 }
 
 pub(super) async fn refresh_token_is_found_with_its_grant_and_user(store: Arc<dyn Store>) {

@@ -9,6 +9,7 @@
 //! - `POST /account/password`: the current password, the new one twice (NIST SP 800-63B
 //!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3).
 
+use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,7 +19,8 @@ use portcullis_core::users::{UserAdminError, change_password};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{CsrfProtected, read_account_form, unavailable, unavailable_page, view};
+use super::error::AccountError;
+use super::{CsrfProtected, read_account_form, view};
 use crate::AuthorizeState;
 use crate::logout::signed_out;
 use crate::session::ClientIp;
@@ -72,24 +74,16 @@ pub(crate) async fn post_revoke_app(
     ip: ClientIp,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let (form, _, user) = match read_account_form::<RevokeForm>(&state, &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+) -> Result<Response, AccountError> {
+    let (form, _, user) = read_account_form::<RevokeForm>(&state, &headers, &body).await?;
     let client_id = ClientId(form.client_id);
     let now = state.clock.now();
-    if let Err(e) = state.store.delete_consent(user.user_id, &client_id).await {
-        return unavailable(&e);
-    }
-    let revoked = match state
+    let revoked = state
         .store
-        .revoke_client_grants(user.user_id, &client_id, now)
+        .revoke_consent(user.user_id, &client_id, now)
         .await
-    {
-        Ok(r) => r,
-        Err(e) => return unavailable(&e),
-    };
+        .with_context(|| format!("revoke the access of {client_id}"))
+        .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, client_id = %client_id, grants = revoked.len(), "user revoked the access of {client_id}");
     audit(
         &state,
@@ -99,7 +93,7 @@ pub(crate) async fn post_revoke_app(
         &ip,
     )
     .await;
-    back_to_account("app-revoked")
+    Ok(back_to_account("app-revoked"))
 }
 
 #[derive(Deserialize)]
@@ -120,42 +114,38 @@ pub(crate) async fn post_end_session(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
+) -> Result<Response, AccountError> {
     let (form, session, user) =
-        match read_account_form::<EndSessionForm>(&state, &headers, &body).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+        read_account_form::<EndSessionForm>(&state, &headers, &body).await?;
     let Ok(target) = form.session_id.parse::<SessionId>() else {
-        return Redirect::to(crate::ACCOUNT_PATH).into_response();
+        return Ok(Redirect::to(crate::ACCOUNT_PATH).into_response());
     };
     // Only the user's own sessions: an id from another account must end nothing.
-    let own = match state
+    let own = state
         .store
         .list_live_sessions(user.user_id, state.clock.now())
         .await
-    {
-        Ok(sessions) => sessions.iter().any(|s| s.session_id == target),
-        Err(e) => return unavailable(&e),
-    };
+        .context("list the live sessions")
+        .map_err(AccountError::Unavailable)?
+        .iter()
+        .any(|s| s.session_id == target);
     if !own {
-        return Redirect::to(crate::ACCOUNT_PATH).into_response();
+        return Ok(Redirect::to(crate::ACCOUNT_PATH).into_response());
     }
-    if let Err(e) = end_sessions(
+    end_sessions(
         &state,
         user.user_id,
         Ending::One(target),
         &actor(user.user_id),
     )
     .await
-    {
-        return unavailable(&e);
-    }
-    if target == session.session_id {
+    .with_context(|| format!("end session {target}"))
+    .map_err(AccountError::Unavailable)?;
+    Ok(if target == session.session_id {
         signed_out(&state, None)
     } else {
         back_to_account("session-ended")
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -174,22 +164,18 @@ pub(crate) async fn post_end_all_sessions(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let (_, _, user) = match read_account_form::<EndAllForm>(&state, &headers, &body).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match end_sessions(
+) -> Result<Response, AccountError> {
+    let (_, _, user) = read_account_form::<EndAllForm>(&state, &headers, &body).await?;
+    end_sessions(
         &state,
         user.user_id,
         Ending::All { keep: None },
         &actor(user.user_id),
     )
     .await
-    {
-        Ok(_) => signed_out(&state, None),
-        Err(e) => unavailable(&e),
-    }
+    .context("end every session")
+    .map_err(AccountError::Unavailable)?;
+    Ok(signed_out(&state, None))
 }
 
 #[derive(Deserialize)]
@@ -212,12 +198,8 @@ pub(crate) async fn post_change_password(
     ip: ClientIp,
     headers: HeaderMap,
     body: String,
-) -> Response {
-    let (form, session, user) =
-        match read_account_form::<PasswordForm>(&state, &headers, &body).await {
-            Ok(v) => v,
-            Err(r) => return r,
-        };
+) -> Result<Response, AccountError> {
+    let (form, session, user) = read_account_form::<PasswordForm>(&state, &headers, &body).await?;
     let refuse = |message: &'static str| {
         view::render(
             &state,
@@ -228,17 +210,12 @@ pub(crate) async fn post_change_password(
             StatusCode::BAD_REQUEST,
         )
     };
-    let verified = match state
+    let verified = state
         .hasher
         .verify(Some(&user.password_hash), form.current_password)
         .await
-    {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, "account: password verification failed to run");
-            return unavailable_page();
-        }
-    };
+        .context("verify the current password")
+        .map_err(AccountError::Unavailable)?;
     if !verified {
         tracing::info!(user_id = %user.user_id, "password change refused: wrong current password");
         return refuse("Your current password is not correct.").await;
@@ -247,31 +224,28 @@ pub(crate) async fn post_change_password(
         return refuse("The new passwords do not match.").await;
     }
     let now = state.clock.now();
-    match change_password(
+    let changed = change_password(
         state.store.as_ref(),
         &state.hasher,
         user.user_id,
         form.new_password,
         now,
     )
-    .await
-    {
-        Ok(()) => {}
-        Err(UserAdminError::WeakPassword) => {
-            return refuse("The new password must be at least 8 characters.").await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, user_id = %user.user_id, "account: changing the password failed");
-            return unavailable_page();
-        }
+    .await;
+    if let Err(UserAdminError::WeakPassword) = changed {
+        return refuse("The new password must be at least 8 characters.").await;
     }
+    changed
+        .with_context(|| format!("change the password of user {}", user.user_id))
+        .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, "user changed their password");
     audit(&state, user.user_id, "account.password_change", None, &ip).await;
     let keep = Ending::All {
         keep: Some(session.session_id),
     };
-    if let Err(e) = end_sessions(&state, user.user_id, keep, &actor(user.user_id)).await {
-        return unavailable(&e);
-    }
-    back_to_account("password-changed")
+    end_sessions(&state, user.user_id, keep, &actor(user.user_id))
+        .await
+        .context("end the other sessions after a password change")
+        .map_err(AccountError::Unavailable)?;
+    Ok(back_to_account("password-changed"))
 }

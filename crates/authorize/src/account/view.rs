@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use anyhow::Context as _;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::StatusCode;
@@ -14,7 +15,8 @@ use portcullis_core::model::{Session, User};
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::store::StoreError;
 
-use super::{account_binding, unavailable};
+use super::account_binding;
+use super::error::AccountError;
 use crate::AuthorizeState;
 use crate::pages::{ScopeView, describe_scopes};
 
@@ -59,19 +61,17 @@ pub(crate) async fn render(
     notice: Option<&'static str>,
     error: Option<&'static str>,
     status: StatusCode,
-) -> Response {
-    let apps = match apps(state, user).await {
-        Ok(a) => a,
-        Err(e) => return unavailable(&e),
-    };
-    let sessions = match state
+) -> Result<Response, AccountError> {
+    let apps = apps(state, user)
+        .await
+        .context("list the apps the user gave access to")
+        .map_err(AccountError::Unavailable)?;
+    let sessions = state
         .store
         .list_live_sessions(user.user_id, state.clock.now())
         .await
-    {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
-    };
+        .context("list the live sessions")
+        .map_err(AccountError::Unavailable)?;
     let mut sessions: Vec<SessionView> = sessions
         .iter()
         .map(|s| SessionView {
@@ -97,7 +97,7 @@ pub(crate) async fn render(
         notice,
         error,
     };
-    (status, page).into_response()
+    Ok((status, page).into_response())
 }
 
 /// The apps with a remembered consent or an active grant, by name.

@@ -5,14 +5,13 @@
 //! (§3: after any failure the OP must not redirect). `ui_locales` and `logout_hint` are
 //! accepted and have no effect (we have one language and sign out the browser's session).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use anyhow::Context as _;
 use portcullis_core::ids::ClientId;
 use portcullis_core::logout::{IdTokenHint, verify_id_token_hint};
 use url::Url;
 
+use super::error::LogoutError;
 use crate::AuthorizeState;
-use crate::pages::error_page_with_hint;
 use crate::request::RawParams;
 
 /// A checked end-session request.
@@ -28,41 +27,12 @@ pub(crate) struct LogoutRequest {
     pub(crate) encoded: String,
 }
 
-/// Why an end-session request was not answered (our page; never a redirect).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LogoutRejection {
-    /// Not form-encoded, or a parameter repeated (which copy to trust is undecidable).
-    Malformed,
-    /// The store failed.
-    Unavailable,
-}
-
-impl IntoResponse for LogoutRejection {
-    fn into_response(self) -> Response {
-        const HINT: &str = "If you followed a link from an application, tell its developers. You can still sign out from your account page.";
-        match self {
-            LogoutRejection::Malformed => error_page_with_hint(
-                StatusCode::BAD_REQUEST,
-                "Invalid request",
-                "The sign-out request is malformed.",
-                HINT,
-            ),
-            LogoutRejection::Unavailable => error_page_with_hint(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Temporarily unavailable",
-                "Signing out is temporarily unavailable. Please try again shortly.",
-                "Your session has not been changed.",
-            ),
-        }
-    }
-}
-
 /// Parses and checks an end-session request.
 pub(crate) async fn load_logout_request(
     state: &AuthorizeState,
     raw: &str,
-) -> Result<LogoutRequest, LogoutRejection> {
-    let params = RawParams::parse(raw).map_err(|_| LogoutRejection::Malformed)?;
+) -> Result<LogoutRequest, LogoutError> {
+    let params = RawParams::parse(raw).map_err(|_| LogoutError::Malformed)?;
     let non_empty = |name: &str| params.get(name).filter(|v| !v.is_empty());
     let mut failed = false;
     let hint = match non_empty("id_token_hint") {
@@ -91,10 +61,8 @@ pub(crate) async fn load_logout_request(
             .store
             .find_client(&ClientId(id.to_owned()))
             .await
-            .map_err(|e| {
-                tracing::error!(error = ?e, client_id = %id, "logout: client lookup failed");
-                LogoutRejection::Unavailable
-            })?,
+            .with_context(|| format!("look up client {id}"))
+            .map_err(LogoutError::CheckUnavailable)?,
     };
     let redirect = match non_empty("post_logout_redirect_uri") {
         None => None,

@@ -7,11 +7,12 @@
 
 use anyhow::Context as _;
 use portcullis_core::Timestamp;
-use portcullis_core::model::{ClientType, CodeRedemption};
+use portcullis_core::model::{AuthorizationCode, ClientType, CodeRedemption, RefreshToken};
 use portcullis_core::pkce::CodeChallenge;
 use portcullis_core::secret::SecretHash;
+use portcullis_core::store::CodeUse;
 
-use super::{find_active_user, find_grant, touch_grant};
+use super::{find_active_user, find_grant};
 use crate::TokenState;
 use crate::client_auth::AuthenticatedClient;
 use crate::error::{GrantFailure, TokenError};
@@ -45,6 +46,11 @@ fn verify_pkce(
 }
 
 /// Exchanges an authorization code for tokens.
+///
+/// The code is read first and everything is checked and minted before it is redeemed, so
+/// that the redemption and the refresh token it yields are stored in ONE store step: a
+/// failure part-way (a full disk) leaves the code unredeemed, and the client's retry is
+/// a retry instead of a replay that would revoke the grant.
 pub(super) async fn redeem_code(
     state: &TokenState,
     client: &AuthenticatedClient,
@@ -52,25 +58,72 @@ pub(super) async fn redeem_code(
     now: Timestamp,
 ) -> Result<TokenResponse, TokenError> {
     let store = state.store.as_ref();
+    let code_hash = SecretHash::of(&request.code);
     let code = match store
-        .redeem_code(&SecretHash::of(&request.code), now)
+        .find_code(&code_hash)
+        .await
+        .context("find authorization code")?
+    {
+        Some(code) if code.redeemed_at.is_some() => return Err(replayed(state, &code, now).await),
+        Some(code) if code.expires_at > now => code,
+        _ => return Err(TokenError::InvalidGrant(GrantFailure::UnknownCode)),
+    };
+    let (response, refresh_record) = match exchange(state, client, &request, &code, now).await {
+        Ok(issued) => issued,
+        Err(refused) => {
+            // A refused exchange still spends the code (RFC 6749 §4.1.2: it must not be
+            // tried again), and one that lost the race to another presenter is a replay.
+            let spent = store
+                .redeem_code(&code_hash, now, CodeUse::SpendOnly)
+                .await
+                .context("spend a refused authorization code")?;
+            if let CodeRedemption::AlreadyRedeemed(code) = spent {
+                return Err(replayed(state, &code, now).await);
+            }
+            return Err(refused);
+        }
+    };
+    let used = CodeUse::Issued {
+        refresh_token: refresh_record.as_ref(),
+    };
+    match store
+        .redeem_code(&code_hash, now, used)
         .await
         .context("redeem authorization code")?
     {
-        CodeRedemption::Redeemed(code) => code,
-        CodeRedemption::AlreadyRedeemed(code) => {
-            // Never stamp the revocation before the redemption it follows (our `now` may
-            // predate it under concurrency or clock skew between replicas), so the
-            // redeemer can tell it apart from a revocation that came first (below).
-            let revoked_at = code.redeemed_at.map_or(now, |redeemed| redeemed.max(now));
-            store
-                .revoke_grant(code.grant_id, revoked_at)
-                .await
-                .context("revoke the grant of a replayed authorization code")?;
-            return Err(TokenError::InvalidGrant(GrantFailure::CodeReplayed));
-        }
-        CodeRedemption::Invalid => return Err(TokenError::InvalidGrant(GrantFailure::UnknownCode)),
-    };
+        CodeRedemption::Redeemed(_) => Ok(response),
+        CodeRedemption::AlreadyRedeemed(code) => Err(replayed(state, &code, now).await),
+        CodeRedemption::Invalid => Err(TokenError::InvalidGrant(GrantFailure::UnknownCode)),
+    }
+}
+
+/// A presented code that was already redeemed (RFC 6749 §4.1.2): revokes the grant, and
+/// with it everything the first redemption issued.
+async fn replayed(state: &TokenState, code: &AuthorizationCode, now: Timestamp) -> TokenError {
+    // Never stamp the revocation before the redemption it follows (our `now` may predate
+    // it under concurrency or clock skew between replicas).
+    let revoked_at = code.redeemed_at.map_or(now, |redeemed| redeemed.max(now));
+    match state
+        .store
+        .revoke_grant(code.grant_id, revoked_at)
+        .await
+        .context("revoke the grant of a replayed authorization code")
+    {
+        Ok(_) => TokenError::InvalidGrant(GrantFailure::CodeReplayed),
+        Err(error) => error.into(),
+    }
+}
+
+/// Checks an unredeemed code against the request and mints what redeeming it yields: the
+/// response, and the refresh token to store with the redemption.
+async fn exchange(
+    state: &TokenState,
+    client: &AuthenticatedClient,
+    request: &AuthorizationCodeRequest,
+    code: &AuthorizationCode,
+    now: Timestamp,
+) -> Result<(TokenResponse, Option<RefreshToken>), TokenError> {
+    let store = state.store.as_ref();
     let client = &client.client;
     if code.client_id != client.client_id {
         return Err(TokenError::InvalidGrant(GrantFailure::CodeOfAnotherClient));
@@ -84,15 +137,7 @@ pub(super) async fn redeem_code(
         client.client_type,
     )
     .map_err(TokenError::InvalidGrant)?;
-    // The grant must have been active when the code was redeemed. A revocation stamped
-    // `now` or later came after our redemption, typically from a concurrent replay of
-    // this very code: this redemption still won the code, and what it issues is dead
-    // with the grant anyway (rotation refuses a revoked grant's refresh tokens, and the
-    // access token carries the grant id for resource endpoints to check).
-    let grant = find_grant(store, code.grant_id, |revoked_at| {
-        revoked_at.is_none_or(|at| at >= now)
-    })
-    .await?;
+    let grant = find_grant(store, code.grant_id, |revoked_at| revoked_at.is_none()).await?;
     let user = find_active_user(store, code.user_id).await?;
     let minted = mint_tokens(
         state,
@@ -107,18 +152,11 @@ pub(super) async fn redeem_code(
         },
         now,
     )?;
-    let refresh_token = if wants_refresh_token(client, &code.scope) {
-        let (secret, record) = first_refresh_token(&state.lifetimes, &grant, &code.scope, now)?;
-        store
-            .insert_refresh_token(&record)
-            .await
-            .context("store refresh token")?;
-        Some(secret)
-    } else {
-        None
-    };
-    touch_grant(store, grant.grant_id, now).await;
-    Ok(TokenResponse::new(minted, refresh_token))
+    if !wants_refresh_token(client, &code.scope) {
+        return Ok((TokenResponse::new(minted, None), None));
+    }
+    let (secret, record) = first_refresh_token(&state.lifetimes, &grant, &code.scope, now)?;
+    Ok((TokenResponse::new(minted, Some(secret)), Some(record)))
 }
 
 #[cfg(test)]

@@ -8,11 +8,11 @@ use portcullis_core::ids::ClientId;
 use portcullis_core::model::Client;
 use portcullis_core::store::{ClientStore, StoreError};
 
-use crate::SqliteStore;
-use crate::convert::{
+use super::backend::DbStore;
+use super::convert::{
     auth_method, client_type, client_type_str, from_json, opt_secret_hash, scope, to_json,
 };
-use crate::error::{found, from_sqlx};
+use super::error::{found, from_sqlx};
 
 macro_rules! client_columns {
     () => {
@@ -90,7 +90,7 @@ impl ClientJson {
 }
 
 #[async_trait]
-impl ClientStore for SqliteStore {
+impl ClientStore for DbStore {
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let json = ClientJson::of(client)?;
         sqlx::query(concat!(
@@ -116,7 +116,7 @@ impl ClientStore for SqliteStore {
         )
         .bind(client.created_at.0)
         .bind(client.updated_at.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -129,7 +129,7 @@ impl ClientStore for SqliteStore {
             " from client where client_id = $1"
         ))
         .bind(client_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(Client::try_from)
@@ -140,9 +140,10 @@ impl ClientStore for SqliteStore {
         sqlx::query_as::<_, ClientRow>(concat!(
             "select ",
             client_columns!(),
-            " from client order by client_id"
+            " from client order by client_id",
+            byte_order!()
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()
@@ -176,7 +177,7 @@ impl ClientStore for SqliteStore {
                 .map(|h| h.as_bytes()),
         )
         .bind(client.updated_at.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -185,7 +186,7 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
         let result = sqlx::query("delete from client where client_id = $1")
             .bind(client_id.as_str())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(from_sqlx)?;
         found(result.rows_affected())

@@ -4,14 +4,16 @@
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{SessionId, UserId};
-use portcullis_core::model::Session;
+use portcullis_core::model::{Grant, Session};
 use portcullis_core::secret::SecretHash;
+use portcullis_core::sessions::{EndedSessions, Ending};
 use portcullis_core::store::{SessionStore, StoreError};
 use uuid::Uuid;
 
-use crate::PgStore;
-use crate::convert::{from_json, opt_ts, secret_hash, to_json};
-use crate::error::from_sqlx;
+use super::backend::{DbConnection, DbStore};
+use super::convert::{from_json, opt_ts, secret_hash, to_json};
+use super::error::from_sqlx;
+use super::grants::{list_active as list_active_grants, revoke_in as revoke_grant};
 
 macro_rules! session_columns {
     () => {
@@ -57,8 +59,49 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// Ends one session on `conn`; returns whether it was live.
+async fn end_one(
+    conn: &mut DbConnection,
+    session_id: SessionId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let was_live: Option<bool> = sqlx::query_scalar(
+        "update browser_session set ended_at = $2 \
+         where session_id = $1 and ended_at is null \
+         returning (expires_at > $2 and idle_expires_at > $2)",
+    )
+    .bind(session_id.0)
+    .bind(now.0)
+    .fetch_optional(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(was_live.unwrap_or(false))
+}
+
+/// Ends every live session of a user but `keep` on `conn`; returns the ids ended.
+async fn end_all(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    keep: Option<SessionId>,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, StoreError> {
+    let ended: Vec<Uuid> = sqlx::query_scalar(
+        "update browser_session set ended_at = $3 \
+         where user_id = $1 and session_id is distinct from $2 and ended_at is null \
+         and expires_at > $3 and idle_expires_at > $3 \
+         returning session_id",
+    )
+    .bind(user_id.0)
+    .bind(keep.map(|k| k.0))
+    .bind(now.0)
+    .fetch_all(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(ended.into_iter().map(SessionId).collect())
+}
+
 #[async_trait]
-impl SessionStore for PgStore {
+impl SessionStore for DbStore {
     async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         let amr = to_json(&session.amr, "browser_session.amr")?;
         sqlx::query(concat!(
@@ -78,7 +121,7 @@ impl SessionStore for PgStore {
         .bind(session.expires_at.0)
         .bind(session.idle_expires_at.0)
         .bind(session.ended_at.map(|t| t.0))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -97,7 +140,7 @@ impl SessionStore for PgStore {
         ))
         .bind(secret_hash.as_bytes())
         .bind(now.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(Session::try_from)
@@ -111,7 +154,7 @@ impl SessionStore for PgStore {
             " from browser_session where session_id = $1"
         ))
         .bind(session_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(Session::try_from)
@@ -132,7 +175,7 @@ impl SessionStore for PgStore {
         .bind(session_id.0)
         .bind(now.0)
         .bind(idle_expires_at.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         if result.rows_affected() > 0 {
@@ -142,7 +185,7 @@ impl SessionStore for PgStore {
             "select exists (select 1 from browser_session where session_id = $1)",
         )
         .bind(session_id.0)
-        .fetch_one(&self.pool)
+        .fetch_one(self.reader())
         .await
         .map_err(from_sqlx)?;
         if exists {
@@ -153,17 +196,8 @@ impl SessionStore for PgStore {
     }
 
     async fn end_session(&self, session_id: SessionId, now: Timestamp) -> Result<bool, StoreError> {
-        let was_live: Option<bool> = sqlx::query_scalar(
-            "update browser_session set ended_at = $2 \
-             where session_id = $1 and ended_at is null \
-             returning (expires_at > $2 and idle_expires_at > $2)",
-        )
-        .bind(session_id.0)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
-        Ok(was_live.unwrap_or(false))
+        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        end_one(&mut conn, session_id, now).await
     }
 
     async fn end_user_sessions(
@@ -172,19 +206,46 @@ impl SessionStore for PgStore {
         keep: Option<SessionId>,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let ended: Vec<Uuid> = sqlx::query_scalar(
-            "update browser_session set ended_at = $3 \
-             where user_id = $1 and session_id is distinct from $2 and ended_at is null \
-             and expires_at > $3 and idle_expires_at > $3 \
-             returning session_id",
-        )
-        .bind(user_id.0)
-        .bind(keep.map(|k| k.0))
-        .bind(now.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
-        Ok(ended.into_iter().map(SessionId).collect())
+        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        end_all(&mut conn, user_id, keep, now).await
+    }
+
+    async fn end_sessions_revoking_grants(
+        &self,
+        user_id: UserId,
+        which: Ending,
+        keep_scope: &str,
+        now: Timestamp,
+    ) -> Result<EndedSessions, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let sessions = match which {
+            Ending::One(session_id) => {
+                if end_one(&mut tx, session_id, now).await? {
+                    vec![session_id]
+                } else {
+                    Vec::new()
+                }
+            }
+            Ending::All { keep } => end_all(&mut tx, user_id, keep, now).await?,
+        };
+        if sessions.is_empty() {
+            tx.rollback().await.map_err(from_sqlx)?;
+            return Ok(EndedSessions::none(user_id));
+        }
+        let grants: Vec<Grant> = list_active_grants(&mut tx, user_id)
+            .await?
+            .into_iter()
+            .filter(|g| g.session_id.is_some_and(|s| sessions.contains(&s)))
+            .collect();
+        for grant in grants.iter().filter(|g| !g.scope.contains(keep_scope)) {
+            revoke_grant(&mut tx, grant.grant_id, now).await?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(EndedSessions {
+            user_id,
+            sessions,
+            grants,
+        })
     }
 
     async fn list_live_sessions(
@@ -201,7 +262,7 @@ impl SessionStore for PgStore {
         ))
         .bind(user_id.0)
         .bind(now.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()

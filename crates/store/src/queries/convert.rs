@@ -11,18 +11,9 @@ use portcullis_core::secret::SecretHash;
 use portcullis_core::store::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Column as _, Decode, Row as _, Sqlite, Type};
+use sqlx::{Column as _, Decode, Row as _, Type};
 
-/// A column list as one string literal, `a, b, c`, each name prefixed with the table alias
-/// `$t` (`"g."`, or `""` for none). The row types' `*_columns!` lists are built with it,
-/// so a join can name each table's columns unambiguously.
-macro_rules! column_list {
-    ($t:literal; $first:ident $(, $rest:ident)* $(,)?) => {
-        concat!($t, stringify!($first) $(, ", ", $t, stringify!($rest))*)
-    };
-}
-pub(crate) use column_list;
+use super::backend::{Db, DbRow};
 
 /// A cursor over a row's columns. A join that selects several tables' columns side by side
 /// repeats names (`oauth_grant` and `user_account` both have `user_id` and `created_at`),
@@ -30,20 +21,20 @@ pub(crate) use column_list;
 /// exact, and checking each position's name catches a reader that drifted from its column
 /// list.
 pub(crate) struct Columns<'r> {
-    row: &'r SqliteRow,
+    row: &'r DbRow,
     next: usize,
 }
 
 impl<'r> Columns<'r> {
     /// A cursor at the row's first column.
-    pub(crate) fn new(row: &'r SqliteRow) -> Self {
+    pub(crate) fn new(row: &'r DbRow) -> Self {
         Columns { row, next: 0 }
     }
 
     /// The value of the next column, which must be named `name`.
     pub(crate) fn next<T>(&mut self, name: &str) -> Result<T, sqlx::Error>
     where
-        T: Decode<'r, Sqlite> + Type<Sqlite>,
+        T: Decode<'r, Db> + Type<Db>,
     {
         let index = self.next;
         self.next += 1;

@@ -3,20 +3,20 @@
 //! is remembered here by `jti` until the token would have expired anyway, and a token's
 //! standing (revoked `jti`, grant, user) is read in one query.
 
+use super::backend::DbRow;
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{AuditEventId, GrantId};
 use portcullis_core::model::{AccessTokenStanding, AuditEvent};
 use portcullis_core::store::{AuditStore, RevocationStore, StoreError};
 use sqlx::FromRow;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use crate::PgStore;
-use crate::convert::{Columns, from_json, to_json};
-use crate::error::from_sqlx;
-use crate::grants::{GrantRow, grant_columns};
-use crate::users::{UserRow, user_columns};
+use super::backend::{DbStore, INSERT_AUDIT_EVENT};
+use super::convert::{Columns, from_json, to_json};
+use super::error::from_sqlx;
+use super::grants::{GrantRow, grant_columns};
+use super::users::{UserRow, user_columns};
 
 #[derive(sqlx::FromRow)]
 struct AuditEventRow {
@@ -52,8 +52,8 @@ struct StandingRow {
     user: UserRow,
 }
 
-impl FromRow<'_, PgRow> for StandingRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, DbRow> for StandingRow {
+    fn from_row(row: &DbRow) -> Result<Self, sqlx::Error> {
         let mut columns = Columns::new(row);
         Ok(StandingRow {
             jti_revoked: columns.next("jti_revoked")?,
@@ -64,7 +64,7 @@ impl FromRow<'_, PgRow> for StandingRow {
 }
 
 #[async_trait]
-impl RevocationStore for PgStore {
+impl RevocationStore for DbStore {
     async fn revoke_token_id(
         &self,
         jti: &str,
@@ -79,7 +79,7 @@ impl RevocationStore for PgStore {
         .bind(jti)
         .bind(expires_at.0)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -88,7 +88,7 @@ impl RevocationStore for PgStore {
     async fn is_token_id_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         sqlx::query_scalar("select exists (select 1 from revoked_token_id where jti = $1)")
             .bind(jti)
-            .fetch_one(&self.pool)
+            .fetch_one(self.reader())
             .await
             .map_err(from_sqlx)
     }
@@ -118,7 +118,7 @@ impl RevocationStore for PgStore {
         ))
         .bind(jti)
         .bind(grant_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?;
         Ok(match row {
@@ -144,7 +144,7 @@ impl RevocationStore for PgStore {
         .bind(jti)
         .bind(expires_at.0)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(done.rows_affected() == 1)
@@ -152,25 +152,22 @@ impl RevocationStore for PgStore {
 }
 
 #[async_trait]
-impl AuditStore for PgStore {
+impl AuditStore for DbStore {
     async fn record_audit_event(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let detail = to_json(&event.detail, "audit_event.detail")?;
-        // audit_event_seq is an identity column: it orders events of the same second.
-        sqlx::query(
-            "insert into audit_event \
-             (audit_event_id, occurred_at, actor, action, target, ip, detail) \
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(event.audit_event_id.0)
-        .bind(event.at.0)
-        .bind(&event.actor)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(&event.ip)
-        .bind(detail)
-        .execute(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        // How `audit_event_seq` (the order of events within one second) is assigned is
+        // the backend's: see `INSERT_AUDIT_EVENT`.
+        sqlx::query(INSERT_AUDIT_EVENT)
+            .bind(event.audit_event_id.0)
+            .bind(event.at.0)
+            .bind(&event.actor)
+            .bind(&event.action)
+            .bind(&event.target)
+            .bind(&event.ip)
+            .bind(detail)
+            .execute(self.writer())
+            .await
+            .map_err(from_sqlx)?;
         Ok(())
     }
 
@@ -180,7 +177,7 @@ impl AuditStore for PgStore {
              from audit_event order by occurred_at desc, audit_event_seq desc limit $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()

@@ -3,18 +3,18 @@
 //! what was issued from the same grant), so revoking one also revokes its refresh tokens
 //! in the same transaction.
 
+use super::backend::DbRow;
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId, SessionId, UserId};
 use portcullis_core::model::{Consent, Grant};
 use portcullis_core::store::{ConsentStore, GrantStore, StoreError};
 use sqlx::FromRow;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use crate::PgStore;
-use crate::convert::{Columns, opt_ts, scope};
-use crate::error::{found, from_sqlx};
+use super::backend::{DbConnection, DbStore};
+use super::convert::{Columns, opt_ts, scope};
+use super::error::{found, from_sqlx};
 
 macro_rules! consent_columns {
     () => {
@@ -29,7 +29,7 @@ macro_rules! grant_columns {
         grant_columns!("")
     };
     ($t:literal) => {
-        $crate::convert::column_list!(
+        column_list!(
             $t;
             grant_id, user_id, client_id, scope, session_id, auth_time, created_at, last_used_at,
             revoked_at
@@ -91,8 +91,8 @@ impl GrantRow {
     }
 }
 
-impl FromRow<'_, PgRow> for GrantRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, DbRow> for GrantRow {
+    fn from_row(row: &DbRow) -> Result<Self, sqlx::Error> {
         GrantRow::read(&mut Columns::new(row))
     }
 }
@@ -115,8 +115,111 @@ impl TryFrom<GrantRow> for Grant {
     }
 }
 
+/// Inserts one grant on `conn` (a transaction's, when it is one step of several).
+pub(crate) async fn insert(conn: &mut DbConnection, grant: &Grant) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "insert into oauth_grant (",
+        grant_columns!(),
+        ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(grant.grant_id.0)
+    .bind(grant.user_id.0)
+    .bind(grant.client_id.as_str())
+    .bind(grant.scope.to_string())
+    .bind(grant.session_id.map(|s| s.0))
+    .bind(grant.auth_time.0)
+    .bind(grant.created_at.0)
+    .bind(grant.last_used_at.0)
+    .bind(grant.revoked_at.map(|t| t.0))
+    .execute(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
+}
+
+/// Revokes a grant and every refresh token of it, inside the caller's transaction;
+/// returns whether the grant was active.
+pub(crate) async fn revoke_in(
+    tx: &mut DbConnection,
+    grant_id: GrantId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let revoked = sqlx::query(
+        "update oauth_grant set revoked_at = $2 where grant_id = $1 and revoked_at is null",
+    )
+    .bind(grant_id.0)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(from_sqlx)?;
+    // Runs even when the grant was already revoked, so a repeated call converges on "no
+    // live refresh token of a revoked grant", whatever was inserted for it in between (a
+    // rotation racing the first revocation).
+    sqlx::query(
+        "update refresh_token set revoked_at = $2 where grant_id = $1 and revoked_at is null",
+    )
+    .bind(grant_id.0)
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(revoked.rows_affected() > 0)
+}
+
+/// Revokes every active grant of (user, client) with its refresh tokens, inside the
+/// caller's transaction; returns the ids revoked.
+async fn revoke_client_grants_in(
+    tx: &mut DbConnection,
+    user_id: UserId,
+    client_id: &ClientId,
+    now: Timestamp,
+) -> Result<Vec<GrantId>, StoreError> {
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
+        "update oauth_grant set revoked_at = $3 \
+         where user_id = $1 and client_id = $2 and revoked_at is null \
+         returning grant_id",
+    )
+    .bind(user_id.0)
+    .bind(client_id.as_str())
+    .bind(now.0)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(from_sqlx)?;
+    sqlx::query(
+        "update refresh_token set revoked_at = $3 where revoked_at is null and grant_id in \
+         (select grant_id from oauth_grant where user_id = $1 and client_id = $2)",
+    )
+    .bind(user_id.0)
+    .bind(client_id.as_str())
+    .bind(now.0)
+    .execute(&mut *tx)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(revoked.into_iter().map(GrantId).collect())
+}
+
+/// A user's active grants, newest first, read on `conn`.
+pub(crate) async fn list_active(
+    conn: &mut DbConnection,
+    user_id: UserId,
+) -> Result<Vec<Grant>, StoreError> {
+    sqlx::query_as::<_, GrantRow>(concat!(
+        "select ",
+        grant_columns!(),
+        " from oauth_grant where user_id = $1 and revoked_at is null \
+         order by created_at desc, grant_id desc"
+    ))
+    .bind(user_id.0)
+    .fetch_all(conn)
+    .await
+    .map_err(from_sqlx)?
+    .into_iter()
+    .map(Grant::try_from)
+    .collect()
+}
+
 #[async_trait]
-impl ConsentStore for PgStore {
+impl ConsentStore for DbStore {
     async fn find_consent(
         &self,
         user_id: UserId,
@@ -129,7 +232,7 @@ impl ConsentStore for PgStore {
         ))
         .bind(user_id.0)
         .bind(client_id.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(Consent::try_from)
@@ -149,7 +252,7 @@ impl ConsentStore for PgStore {
         .bind(consent.scope.to_string())
         .bind(consent.granted_at.0)
         .bind(consent.updated_at.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -163,20 +266,39 @@ impl ConsentStore for PgStore {
         let result = sqlx::query("delete from consent where user_id = $1 and client_id = $2")
             .bind(user_id.0)
             .bind(client_id.as_str())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(from_sqlx)?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn revoke_consent(
+        &self,
+        user_id: UserId,
+        client_id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Vec<GrantId>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("delete from consent where user_id = $1 and client_id = $2")
+            .bind(user_id.0)
+            .bind(client_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let revoked = revoke_client_grants_in(&mut tx, user_id, client_id, now).await?;
+        tx.commit().await.map_err(from_sqlx)?;
+        Ok(revoked)
     }
 
     async fn list_consents(&self, user_id: UserId) -> Result<Vec<Consent>, StoreError> {
         sqlx::query_as::<_, ConsentRow>(concat!(
             "select ",
             consent_columns!(),
-            " from consent where user_id = $1 order by client_id collate \"C\""
+            " from consent where user_id = $1 order by client_id",
+            byte_order!()
         ))
         .bind(user_id.0)
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()
@@ -186,26 +308,10 @@ impl ConsentStore for PgStore {
 }
 
 #[async_trait]
-impl GrantStore for PgStore {
+impl GrantStore for DbStore {
     async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        sqlx::query(concat!(
-            "insert into oauth_grant (",
-            grant_columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(grant.grant_id.0)
-        .bind(grant.user_id.0)
-        .bind(grant.client_id.as_str())
-        .bind(grant.scope.to_string())
-        .bind(grant.session_id.map(|s| s.0))
-        .bind(grant.auth_time.0)
-        .bind(grant.created_at.0)
-        .bind(grant.last_used_at.0)
-        .bind(grant.revoked_at.map(|t| t.0))
-        .execute(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
-        Ok(())
+        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        insert(&mut conn, grant).await
     }
 
     async fn find_grant(&self, grant_id: GrantId) -> Result<Option<Grant>, StoreError> {
@@ -215,7 +321,7 @@ impl GrantStore for PgStore {
             " from oauth_grant where grant_id = $1"
         ))
         .bind(grant_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(Grant::try_from)
@@ -226,34 +332,17 @@ impl GrantStore for PgStore {
         let result = sqlx::query("update oauth_grant set last_used_at = $2 where grant_id = $1")
             .bind(grant_id.0)
             .bind(now.0)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(from_sqlx)?;
         found(result.rows_affected())
     }
 
     async fn revoke_grant(&self, grant_id: GrantId, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
-        let revoked = sqlx::query(
-            "update oauth_grant set revoked_at = $2 where grant_id = $1 and revoked_at is null",
-        )
-        .bind(grant_id.0)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        // Runs even when the grant was already revoked, so a repeated call also catches a
-        // successor token that a rotation racing the first revocation managed to insert.
-        sqlx::query(
-            "update refresh_token set revoked_at = $2 where grant_id = $1 and revoked_at is null",
-        )
-        .bind(grant_id.0)
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke_in(&mut tx, grant_id, now).await?;
         tx.commit().await.map_err(from_sqlx)?;
-        Ok(revoked.rows_affected() > 0)
+        Ok(revoked)
     }
 
     async fn revoke_client_grants(
@@ -262,45 +351,14 @@ impl GrantStore for PgStore {
         client_id: &ClientId,
         now: Timestamp,
     ) -> Result<Vec<GrantId>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
-        let revoked: Vec<Uuid> = sqlx::query_scalar(
-            "update oauth_grant set revoked_at = $3 \
-             where user_id = $1 and client_id = $2 and revoked_at is null \
-             returning grant_id",
-        )
-        .bind(user_id.0)
-        .bind(client_id.as_str())
-        .bind(now.0)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        sqlx::query(
-            "update refresh_token set revoked_at = $3 where revoked_at is null and grant_id in \
-             (select grant_id from oauth_grant where user_id = $1 and client_id = $2)",
-        )
-        .bind(user_id.0)
-        .bind(client_id.as_str())
-        .bind(now.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke_client_grants_in(&mut tx, user_id, client_id, now).await?;
         tx.commit().await.map_err(from_sqlx)?;
-        Ok(revoked.into_iter().map(GrantId).collect())
+        Ok(revoked)
     }
 
     async fn list_active_grants(&self, user_id: UserId) -> Result<Vec<Grant>, StoreError> {
-        sqlx::query_as::<_, GrantRow>(concat!(
-            "select ",
-            grant_columns!(),
-            " from oauth_grant where user_id = $1 and revoked_at is null \
-             order by created_at desc, grant_id desc"
-        ))
-        .bind(user_id.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(from_sqlx)?
-        .into_iter()
-        .map(Grant::try_from)
-        .collect()
+        let mut conn = self.reader().acquire().await.map_err(from_sqlx)?;
+        list_active(&mut conn, user_id).await
     }
 }

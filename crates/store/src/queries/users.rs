@@ -1,18 +1,18 @@
 //! [`UserStore`] over the `user_account` table.
 
+use super::backend::DbRow;
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::UserId;
 use portcullis_core::model::{User, UserProfile};
 use portcullis_core::password::PasswordHash;
-use portcullis_core::store::{StoreError, UserStore};
+use portcullis_core::store::{StoreError, UserStore, constraints};
 use sqlx::FromRow;
-use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
-use crate::PgStore;
-use crate::convert::{Columns, from_json, to_json};
-use crate::error::{found, from_sqlx};
+use super::backend::{DbConnection, DbStore};
+use super::convert::{Columns, from_json, to_json};
+use super::error::{found, from_sqlx};
 
 /// The `user_account` columns [`UserRow`] reads, in its order; with a table alias (`"u."`)
 /// for joins.
@@ -21,7 +21,7 @@ macro_rules! user_columns {
         user_columns!("")
     };
     ($t:literal) => {
-        $crate::convert::column_list!(
+        column_list!(
             $t;
             user_id, username, password_hash, email, email_verified, name, given_name,
             family_name, picture, roles, disabled, created_at, updated_at
@@ -68,8 +68,8 @@ impl UserRow {
     }
 }
 
-impl FromRow<'_, PgRow> for UserRow {
-    fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, DbRow> for UserRow {
+    fn from_row(row: &DbRow) -> Result<Self, sqlx::Error> {
         UserRow::read(&mut Columns::new(row))
     }
 }
@@ -98,32 +98,66 @@ impl TryFrom<UserRow> for User {
     }
 }
 
+/// Inserts one user on `conn` (a transaction's, when it is one step of several).
+async fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> {
+    let roles = to_json(&user.roles, "user_account.roles")?;
+    sqlx::query(concat!(
+        "insert into user_account (",
+        user_columns!(),
+        ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(user.user_id.0)
+    .bind(&user.username)
+    .bind(&user.password_hash.0)
+    .bind(&user.profile.email)
+    .bind(user.profile.email_verified)
+    .bind(&user.profile.name)
+    .bind(&user.profile.given_name)
+    .bind(&user.profile.family_name)
+    .bind(&user.profile.picture)
+    .bind(roles)
+    .bind(user.disabled)
+    .bind(user.created_at.0)
+    .bind(user.updated_at.0)
+    .execute(conn)
+    .await
+    .map_err(from_sqlx)?;
+    Ok(())
+}
+
 #[async_trait]
-impl UserStore for PgStore {
+impl UserStore for DbStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        let roles = to_json(&user.roles, "user_account.roles")?;
-        sqlx::query(concat!(
-            "insert into user_account (",
-            user_columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(user.user_id.0)
-        .bind(&user.username)
-        .bind(&user.password_hash.0)
-        .bind(&user.profile.email)
-        .bind(user.profile.email_verified)
-        .bind(&user.profile.name)
-        .bind(&user.profile.given_name)
-        .bind(&user.profile.family_name)
-        .bind(&user.profile.picture)
-        .bind(roles)
-        .bind(user.disabled)
-        .bind(user.created_at.0)
-        .bind(user.updated_at.0)
-        .execute(&self.pool)
+        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        insert(&mut conn, user).await
+    }
+
+    async fn create_first_admin(&self, user: &User, admin_role: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        // The lock row first: a concurrent bootstrap waits here until this transaction
+        // ends, and then sees the administrator it created (on SQLite the transaction's
+        // write lock already serialises them).
+        sqlx::query(
+            "update store_singleton set touched = touched + 1 \
+             where store_singleton_id = 'admin_bootstrap'",
+        )
+        .execute(&mut *tx)
         .await
         .map_err(from_sqlx)?;
-        Ok(())
+        let role_lists: Vec<String> = sqlx::query_scalar("select roles from user_account")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        for roles in role_lists {
+            let roles: Vec<String> = from_json(&roles, "user_account.roles")?;
+            if roles.iter().any(|r| r == admin_role) {
+                return Err(StoreError::Conflict {
+                    constraint: constraints::ADMIN_EXISTS,
+                });
+            }
+        }
+        insert(&mut tx, user).await?;
+        tx.commit().await.map_err(from_sqlx)
     }
 
     async fn find_user(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
@@ -133,7 +167,7 @@ impl UserStore for PgStore {
             " from user_account where user_id = $1"
         ))
         .bind(user_id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(User::try_from)
@@ -147,22 +181,21 @@ impl UserStore for PgStore {
             " from user_account where username = $1"
         ))
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(User::try_from)
         .transpose()
     }
 
-    // `collate "C"`: byte order, as SQLite sorts, so both backends list alike whatever the
-    // database locale.
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(concat!(
             "select ",
             user_columns!(),
-            " from user_account order by username collate \"C\""
+            " from user_account order by username",
+            byte_order!()
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()
@@ -189,7 +222,7 @@ impl UserStore for PgStore {
         .bind(&profile.family_name)
         .bind(&profile.picture)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -207,7 +240,7 @@ impl UserStore for PgStore {
         .bind(user_id.0)
         .bind(&hash.0)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -225,7 +258,7 @@ impl UserStore for PgStore {
         .bind(user_id.0)
         .bind(disabled)
         .bind(now.0)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -243,7 +276,7 @@ impl UserStore for PgStore {
                 .bind(user_id.0)
                 .bind(roles)
                 .bind(now.0)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(from_sqlx)?;
         found(result.rows_affected())

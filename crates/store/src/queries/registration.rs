@@ -6,9 +6,9 @@ use portcullis_core::model::InitialAccessToken;
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{InitialAccessTokenStore, StoreError};
 
-use crate::SqliteStore;
-use crate::convert::{opt_ts, secret_hash};
-use crate::error::from_sqlx;
+use super::backend::DbStore;
+use super::convert::{opt_ts, secret_hash};
+use super::error::from_sqlx;
 
 #[derive(sqlx::FromRow)]
 struct InitialAccessTokenRow {
@@ -32,7 +32,7 @@ impl TryFrom<InitialAccessTokenRow> for InitialAccessToken {
 }
 
 #[async_trait]
-impl InitialAccessTokenStore for SqliteStore {
+impl InitialAccessTokenStore for DbStore {
     async fn create_initial_access_token(
         &self,
         token: &InitialAccessToken,
@@ -45,7 +45,7 @@ impl InitialAccessTokenStore for SqliteStore {
         .bind(&token.description)
         .bind(token.created_at.0)
         .bind(token.expires_at.map(|t| t.0))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -60,7 +60,7 @@ impl InitialAccessTokenStore for SqliteStore {
              from initial_access_token where token_hash = $1",
         )
         .bind(token_hash.as_bytes())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(InitialAccessToken::try_from)

@@ -4,21 +4,21 @@
 //! refresh grant is a hot path, so it reads the token with its grant and user in one
 //! joined query, and a rotation also records the grant's use.
 
+use super::backend::DbRow;
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId};
 use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{RefreshTokenStore, StoreError};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, SqliteConnection};
+use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::convert::{Columns, opt_secret_hash, opt_ts, scope, secret_hash};
-use crate::error::from_sqlx;
-use crate::grants::{GrantRow, grant_columns};
-use crate::users::{UserRow, user_columns};
-use crate::{BEGIN_IMMEDIATE, SqliteStore};
+use super::backend::{DbConnection, DbStore};
+use super::convert::{Columns, opt_secret_hash, opt_ts, scope, secret_hash};
+use super::error::from_sqlx;
+use super::grants::{GrantRow, grant_columns};
+use super::users::{UserRow, user_columns};
 
 /// The `refresh_token` columns [`RefreshTokenRow`] reads, in its order; with a table
 /// alias (`"r."`) for joins.
@@ -27,16 +27,17 @@ macro_rules! refresh_columns {
         refresh_columns!("")
     };
     ($t:literal) => {
-        $crate::convert::column_list!(
+        column_list!(
             $t;
             token_hash, grant_id, client_id, scope, parent_hash, created_at, expires_at,
             idle_expires_at, rotated_at, revoked_at
         )
     };
 }
+pub(crate) use refresh_columns;
 
 /// A `refresh_token` row as stored.
-struct RefreshTokenRow {
+pub(crate) struct RefreshTokenRow {
     token_hash: Vec<u8>,
     grant_id: Uuid,
     client_id: String,
@@ -67,8 +68,8 @@ impl RefreshTokenRow {
     }
 }
 
-impl FromRow<'_, SqliteRow> for RefreshTokenRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, DbRow> for RefreshTokenRow {
+    fn from_row(row: &DbRow) -> Result<Self, sqlx::Error> {
         RefreshTokenRow::read(&mut Columns::new(row))
     }
 }
@@ -80,8 +81,8 @@ struct RefreshTokenWithGrantRow {
     user: UserRow,
 }
 
-impl FromRow<'_, SqliteRow> for RefreshTokenWithGrantRow {
-    fn from_row(row: &SqliteRow) -> Result<Self, sqlx::Error> {
+impl FromRow<'_, DbRow> for RefreshTokenWithGrantRow {
+    fn from_row(row: &DbRow) -> Result<Self, sqlx::Error> {
         let mut columns = Columns::new(row);
         Ok(RefreshTokenWithGrantRow {
             token: RefreshTokenRow::read(&mut columns)?,
@@ -110,86 +111,27 @@ impl TryFrom<RefreshTokenRow> for RefreshToken {
     }
 }
 
-async fn insert(conn: &mut SqliteConnection, token: &RefreshToken) -> Result<(), StoreError> {
-    sqlx::query(concat!(
+/// Inserts one refresh token on `conn` (a transaction's, when it is one step of several).
+pub(crate) async fn insert(
+    conn: &mut DbConnection,
+    token: &RefreshToken,
+) -> Result<(), StoreError> {
+    let insert = sqlx::query(concat!(
         "insert into refresh_token (",
         refresh_columns!(),
         ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ))
-    .bind(token.token_hash.as_bytes())
-    .bind(token.grant_id.0)
-    .bind(token.client_id.as_str())
-    .bind(token.scope.to_string())
-    .bind(token.parent_hash.as_ref().map(|h| h.as_bytes()))
-    .bind(token.created_at.0)
-    .bind(token.expires_at.0)
-    .bind(token.idle_expires_at.0)
-    .bind(token.rotated_at.map(|t| t.0))
-    .bind(token.revoked_at.map(|t| t.0))
-    .execute(conn)
-    .await
-    .map_err(from_sqlx)?;
+    ));
+    bind_refresh_token!(insert, token)
+        .execute(conn)
+        .await
+        .map_err(from_sqlx)?;
     Ok(())
 }
 
-impl SqliteStore {
-    /// The guarded rotation behind [`RefreshTokenStore::rotate_refresh_token`] and
-    /// [`RefreshTokenStore::retry_refresh_rotation`]: marks the token rotated (keeping
-    /// the first rotation's time), inserts `successor` and touches the grant, if the token
-    /// is live and either not rotated yet or rotated at or after `rotated_since`. Returns
-    /// the token as this call left it, or `None` when nothing was written.
-    async fn rotate(
-        &self,
-        old_hash: &SecretHash,
-        successor: &RefreshToken,
-        now: Timestamp,
-        rotated_since: Option<Timestamp>,
-    ) -> Result<Option<RefreshToken>, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(from_sqlx)?;
-        // The write comes first and holds the write lock until commit, so the guard, the
-        // mark, the successor insert and the grant's touch are one atomic step.
-        let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
-            "update refresh_token set rotated_at = coalesce(rotated_at, $2) \
-             where token_hash = $1 and revoked_at is null \
-             and (rotated_at is null or rotated_at >= $3) \
-             and expires_at > $2 and idle_expires_at > $2 \
-             and exists (select 1 from oauth_grant \
-                         where oauth_grant.grant_id = refresh_token.grant_id \
-                         and oauth_grant.revoked_at is null) \
-             returning ",
-            refresh_columns!()
-        ))
-        .bind(old_hash.as_bytes())
-        .bind(now.0)
-        .bind(rotated_since.map(|t| t.0))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        if let Some(row) = rotated {
-            let old = RefreshToken::try_from(row)?;
-            insert(&mut tx, successor).await?;
-            sqlx::query("update oauth_grant set last_used_at = $2 where grant_id = $1")
-                .bind(old.grant_id.0)
-                .bind(now.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(from_sqlx)?;
-            tx.commit().await.map_err(from_sqlx)?;
-            return Ok(Some(old));
-        }
-        tx.rollback().await.map_err(from_sqlx)?;
-        Ok(None)
-    }
-}
-
 #[async_trait]
-impl RefreshTokenStore for SqliteStore {
+impl RefreshTokenStore for DbStore {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
         insert(&mut conn, token).await
     }
 
@@ -203,7 +145,7 @@ impl RefreshTokenStore for SqliteStore {
             " from refresh_token where token_hash = $1"
         ))
         .bind(token_hash.as_bytes())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         .map(RefreshToken::try_from)
@@ -227,7 +169,7 @@ impl RefreshTokenStore for SqliteStore {
              where r.token_hash = $1"
         ))
         .bind(token_hash.as_bytes())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.reader())
         .await
         .map_err(from_sqlx)?
         else {
@@ -283,7 +225,7 @@ impl RefreshTokenStore for SqliteStore {
         )
         .bind(token_hash.as_bytes())
         .bind(now.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.writer())
         .await
         .map_err(from_sqlx)?;
         Ok(was_live.unwrap_or(false))

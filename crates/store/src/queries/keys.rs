@@ -7,11 +7,10 @@ use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::model::SigningKeyRecord;
 use portcullis_core::store::{SigningKeyStore, StoreError};
-use sqlx::SqliteConnection;
 
-use crate::convert::{opt_ts, signing_alg};
-use crate::error::from_sqlx;
-use crate::{BEGIN_IMMEDIATE, SqliteStore};
+use super::backend::{DbConnection, DbStore};
+use super::convert::{opt_ts, signing_alg};
+use super::error::from_sqlx;
 
 macro_rules! key_columns {
     () => {
@@ -44,7 +43,7 @@ impl TryFrom<SigningKeyRow> for SigningKeyRecord {
     }
 }
 
-async fn insert(conn: &mut SqliteConnection, key: &SigningKeyRecord) -> Result<(), StoreError> {
+async fn insert(conn: &mut DbConnection, key: &SigningKeyRecord) -> Result<(), StoreError> {
     sqlx::query(concat!(
         "insert into signing_key (",
         key_columns!(),
@@ -63,14 +62,14 @@ async fn insert(conn: &mut SqliteConnection, key: &SigningKeyRecord) -> Result<(
 }
 
 #[async_trait]
-impl SigningKeyStore for SqliteStore {
+impl SigningKeyStore for DbStore {
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         sqlx::query_as::<_, SigningKeyRow>(concat!(
             "select ",
             key_columns!(),
             " from signing_key order by created_at, activates_at, kid"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(self.reader())
         .await
         .map_err(from_sqlx)?
         .into_iter()
@@ -79,11 +78,7 @@ impl SigningKeyStore for SqliteStore {
     }
 
     async fn bootstrap_signing_keys(&self, keys: &[SigningKeyRecord]) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(from_sqlx)?;
+        let mut tx = self.begin_write().await?;
         // The marker goes first: a second caller fails here with the
         // keyring_bootstrap_pkey conflict and its transaction writes nothing.
         sqlx::query("insert into keyring_bootstrap (keyring_bootstrap_id) values (1)")
@@ -102,11 +97,7 @@ impl SigningKeyStore for SqliteStore {
         next: &SigningKeyRecord,
         retire_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(from_sqlx)?;
+        let mut tx = self.begin_write().await?;
         // Retire before inserting, so `next` itself is not caught by the update.
         sqlx::query("update signing_key set retires_at = $2 where alg = $1 and retires_at is null")
             .bind(next.alg.as_str())

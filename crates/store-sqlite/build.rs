@@ -1,6 +1,0 @@
-//! Rebuilds the crate when a migration changes: `sqlx::migrate!` embeds the files at
-//! compile time, and cargo does not otherwise see them as inputs.
-
-fn main() {
-    println!("cargo:rerun-if-changed=../../migrations");
-}
