@@ -15,6 +15,7 @@ use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{StoreError, constraints};
 use sqlx::Connection as _;
 use sqlx::error::DatabaseError;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
@@ -113,14 +114,14 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    /// Where reads go, and `writer` where writes go: the same pool, since
+    /// Where reads go, and `writer` a connection for writes: from the same pool, since
     /// Postgres runs readers and writers side by side.
     fn reader(&self) -> &PgPool {
         &self.pool
     }
 
-    fn writer(&self) -> &PgPool {
-        &self.pool
+    async fn writer(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(from_sqlx)
     }
 
     /// A write transaction (READ COMMITTED; see the module docs).

@@ -5,19 +5,28 @@
 //! SQLite runs one writer at a time. Left to itself, every connection that wants to
 //! write waits in SQLite's busy handler, which sleeps in growing steps: under load writers
 //! then wake late and out of order (a p99 of 80 ms at 8 concurrent refresh chains, where
-//! the p50 was 2 ms). So this store keeps two pools: a `writer` pool of exactly one
-//! connection, through which every write goes, and a pool of read-only `reader`
-//! connections, which WAL lets run in parallel with the writer. Writers wait for the one
-//! write connection in the pool's fair queue, in arrival order, without sleeping.
-//! `busy_timeout` still covers the one case the queue cannot: another process (the
-//! `portcullis` CLI) writing the same file.
+//! the p50 was 2 ms). So every write of this store goes through ONE connection held behind
+//! a fair (FIFO) async mutex, the [`Writer`]: writers wait for it in arrival order, woken
+//! the moment it is free, without sleeping; reads go to a pool of read-only connections,
+//! which WAL lets run in parallel with the writer. `busy_timeout` still covers the one
+//! case the queue cannot: another process (the `portcullis` CLI) writing the same file.
+//!
+//! The write connection lives outside any pool on purpose: a pool pings every connection
+//! it gets back, one more trip through the connection's worker thread inside the section
+//! every writer queues for. A write transaction ([`WriteTx`]) that does not end in a
+//! commit or rollback (an error part-way, a cancelled request, a commit that failed) takes
+//! the connection with it: it is closed, which rolls back whatever SQLite still had open,
+//! and the next writer opens a fresh one. So no writer can inherit a transaction in an
+//! unknown state (SQLite rolls some back by itself, e.g. on "database or disk is full").
 //!
 //! Multi-statement writes open their transaction with `begin immediate`, taking the write
 //! lock up front: a deferred transaction that reads first and writes later can fail with
 //! `SQLITE_BUSY_SNAPSHOT` when another process commits in between, which `busy_timeout`
 //! cannot retry.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_core::Timestamp;
@@ -28,7 +37,8 @@ use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection as _, Executor as _, Sqlite, SqliteConnection};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The sqlx database type the shared queries are compiled for here.
 pub(crate) type Db = Sqlite;
@@ -59,7 +69,7 @@ macro_rules! skip_locked {
 mod queries;
 
 use queries::error::from_sqlx;
-use queries::refresh_tokens::{RefreshTokenRow, insert as insert_refresh_token, refresh_columns};
+use queries::refresh_tokens::{RefreshTokenRow, refresh_columns};
 
 /// How long a connection waits for another process's write lock before failing with
 /// `SQLITE_BUSY`; generous, because every write here is short.
@@ -73,6 +83,123 @@ const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// module docs for why a deferred transaction is not enough).
 const BEGIN_IMMEDIATE: &str = "begin immediate";
 
+/// The one write connection and how to open another (see the module docs).
+#[derive(Debug)]
+struct Writer {
+    /// `None` until first use, and after a transaction left it in an unknown state.
+    conn: Arc<Mutex<Option<SqliteConnection>>>,
+    options: SqliteConnectOptions,
+}
+
+/// The write connection, held: every other writer waits until this is dropped.
+pub(crate) struct WriteGuard(OwnedMutexGuard<Option<SqliteConnection>>);
+
+impl Deref for WriteGuard {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        // `Writer::lock` only hands out a guard holding a connection.
+        match self.0.as_ref() {
+            Some(conn) => conn,
+            None => unreachable!("a WriteGuard always holds a connection"),
+        }
+    }
+}
+
+impl DerefMut for WriteGuard {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self.0.as_mut() {
+            Some(conn) => conn,
+            None => unreachable!("a WriteGuard always holds a connection"),
+        }
+    }
+}
+
+/// A write transaction on the write connection. Ends with [`WriteTx::commit`] or
+/// [`WriteTx::rollback`]; dropped any other way, it closes the connection (see the module
+/// docs).
+pub(crate) struct WriteTx {
+    guard: Option<WriteGuard>,
+}
+
+impl WriteTx {
+    /// Commits; on failure the connection is discarded.
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.finish("commit").await
+    }
+
+    /// Rolls back; on failure the connection is discarded.
+    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.finish("rollback").await
+    }
+
+    async fn finish(&mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        let Some(mut guard) = self.guard.take() else {
+            return Ok(());
+        };
+        match guard.execute(statement).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // SQLite may already have ended the transaction itself; either way its
+                // state is not known any more.
+                guard.0.take();
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self.guard.as_ref() {
+            Some(guard) => guard,
+            None => unreachable!("a WriteTx is used only until it ends"),
+        }
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self.guard.as_mut() {
+            Some(guard) => guard,
+            None => unreachable!("a WriteTx is used only until it ends"),
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            // Ended neither way (an error part-way, a cancelled request): closing the
+            // connection is the one rollback that cannot fail or be skipped.
+            if let Some(conn) = guard.0.take() {
+                tracing::debug!("a write transaction was abandoned: closing its connection");
+                drop(conn);
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Waits for the write connection (in arrival order), opening it if needed.
+    async fn lock(&self) -> Result<WriteGuard, StoreError> {
+        let mut guard = tokio::time::timeout(WRITE_QUEUE_TIMEOUT, self.conn.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Database("timed out waiting for the write connection".into())
+            })?;
+        if guard.is_none() {
+            let conn = SqliteConnection::connect_with(&self.options)
+                .await
+                .map_err(from_sqlx)?;
+            *guard = Some(conn);
+        }
+        Ok(WriteGuard(guard))
+    }
+}
+
 /// SQLite has no identity columns; max + 1 inside the insert is race-free because the
 /// statement holds the database's single write lock.
 pub(crate) const INSERT_AUDIT_EVENT: &str = "insert into audit_event \
@@ -81,13 +208,13 @@ pub(crate) const INSERT_AUDIT_EVENT: &str = "insert into audit_event \
      $2, $3, $4, $5, $6, $7)";
 
 /// The SQLite implementation of [`portcullis_core::store::Store`]; cheap to clone (it
-/// wraps two connection pools).
+/// wraps a connection pool and the shared write connection).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     /// Read-only connections, as many as configured.
     reader: SqlitePool,
     /// The one connection every write goes through.
-    writer: SqlitePool,
+    writer: Arc<Writer>,
 }
 
 impl SqliteStore {
@@ -104,47 +231,50 @@ impl SqliteStore {
             // In WAL mode NORMAL is still corruption-safe; only the last commits may be
             // lost on power failure, not on a process crash.
             .synchronous(SqliteSynchronous::Normal);
-        let writer = pool_options(1)
-            .acquire_timeout(WRITE_QUEUE_TIMEOUT)
-            // WAL lets readers proceed while the writer commits; the writer opens the file
-            // first, so it creates it and switches it to WAL (which the file remembers).
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
-            )
-            .await
-            .map_err(from_sqlx)?;
         if options.get_filename().to_str() == Some(":memory:") {
-            // Every connection to `:memory:` is a database of its own: readers and the
-            // writer must share the one connection.
-            return Ok(SqliteStore {
-                reader: writer.clone(),
-                writer,
-            });
+            // Every connection to `:memory:` is a database of its own, so readers would
+            // never see what the writer wrote.
+            return Err(StoreError::Database(
+                "the embedded store needs a database file, not :memory:".into(),
+            ));
         }
+        // The writer opens the file first, so it creates it and switches it to WAL (which
+        // the file remembers); WAL lets readers proceed while the writer commits.
+        let writer = Writer {
+            conn: Arc::new(Mutex::new(None)),
+            options: options
+                .clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal),
+        };
+        drop(writer.lock().await?);
         let reader = pool_options(max_connections.max(1))
             // Read-only at the SQLite level: a write routed to a reader by mistake fails
             // at once (and in the conformance suite) instead of bypassing the queue.
             .connect_with(options.read_only(true))
             .await
             .map_err(from_sqlx)?;
-        Ok(SqliteStore { reader, writer })
+        Ok(SqliteStore {
+            reader,
+            writer: Arc::new(writer),
+        })
     }
 
     /// Applies every pending migration from `migrations/sqlite/` (embedded at build time).
     /// Running it again is a no-op.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut writer = self.writer.lock().await?;
         sqlx::migrate!("../../migrations/sqlite")
-            .run(&self.writer)
+            .run(&mut *writer)
             .await
             .map_err(|e| StoreError::Database(Box::new(e)))
     }
 
     /// Closes every connection; later calls fail. For orderly shutdown and tests.
     pub async fn close(&self) {
-        self.writer.close().await;
+        if let Some(conn) = self.writer.conn.lock().await.take() {
+            conn.close().await.ok();
+        }
         self.reader.close().await;
     }
 
@@ -153,17 +283,19 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// Where single-statement writes go.
-    fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// The write connection, for single-statement writes (once it is free).
+    async fn writer(&self) -> Result<WriteGuard, StoreError> {
+        self.writer.lock().await
     }
 
     /// A write transaction on the write connection, holding SQLite's write lock.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.writer
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(from_sqlx)
+    async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let mut guard = self.writer.lock().await?;
+        if let Err(error) = guard.execute(BEGIN_IMMEDIATE).await {
+            guard.0.take();
+            return Err(from_sqlx(error));
+        }
+        Ok(WriteTx { guard: Some(guard) })
     }
 
     /// The guarded rotation behind `rotate_refresh_token` and `retry_refresh_rotation`
@@ -181,36 +313,41 @@ impl SqliteStore {
     ) -> Result<Option<RefreshToken>, StoreError> {
         let mut tx = self.begin_write().await?;
         // The transaction holds the write lock from its start, so the guard, the mark, the
-        // successor insert and the grant's touch are one atomic step.
+        // successor insert and the grant's touch are one atomic step. They are sent as ONE
+        // multi-statement query: every statement is a round trip through the connection's
+        // worker thread, and these trips are what every other writer queues behind. Each
+        // later statement acts only if the one before changed a row (`changes()`), so a
+        // guard that matched nothing writes nothing.
         let rotated = sqlx::query_as::<_, RefreshTokenRow>(concat!(
             "update refresh_token set rotated_at = coalesce(rotated_at, $2) \
              where token_hash = $1 and revoked_at is null \
-             and (rotated_at is null or rotated_at >= $3) \
+             and (rotated_at is null or rotated_at >= $13) \
              and expires_at > $2 and idle_expires_at > $2 \
              and exists (select 1 from oauth_grant \
                          where oauth_grant.grant_id = refresh_token.grant_id \
                          and oauth_grant.revoked_at is null) \
              returning ",
-            refresh_columns!()
+            refresh_columns!(),
+            "; insert into refresh_token (",
+            refresh_columns!(),
+            ") select $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 where changes() = 1; \
+             update oauth_grant set last_used_at = $2 \
+             where changes() = 1 \
+             and grant_id = (select grant_id from refresh_token where token_hash = $1)"
         ))
         .bind(old_hash.as_bytes())
-        .bind(now.0)
-        .bind(rotated_since.map(|t| t.0))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
-        let Some(row) = rotated else {
+        .bind(now.0);
+        // `fetch_all` runs every statement; only the guarded update returns a row.
+        let rotated = bind_refresh_token!(rotated, successor)
+            .bind(rotated_since.map(|t| t.0))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(from_sqlx)?;
+        let Some(row) = rotated.into_iter().next() else {
             tx.rollback().await.map_err(from_sqlx)?;
             return Ok(None);
         };
         let old = RefreshToken::try_from(row)?;
-        insert_refresh_token(&mut tx, successor).await?;
-        sqlx::query("update oauth_grant set last_used_at = $2 where grant_id = $1")
-            .bind(old.grant_id.0)
-            .bind(now.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(Some(old))
     }

@@ -79,7 +79,7 @@ impl RevocationStore for DbStore {
         .bind(jti)
         .bind(expires_at.0)
         .bind(now.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -144,7 +144,7 @@ impl RevocationStore for DbStore {
         .bind(jti)
         .bind(expires_at.0)
         .bind(now.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(done.rows_affected() == 1)
@@ -165,7 +165,7 @@ impl AuditStore for DbStore {
             .bind(&event.target)
             .bind(&event.ip)
             .bind(detail)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(from_sqlx)?;
         Ok(())

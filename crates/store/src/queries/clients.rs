@@ -116,7 +116,7 @@ impl ClientStore for DbStore {
         )
         .bind(client.created_at.0)
         .bind(client.updated_at.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -177,7 +177,7 @@ impl ClientStore for DbStore {
                 .map(|h| h.as_bytes()),
         )
         .bind(client.updated_at.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -186,7 +186,7 @@ impl ClientStore for DbStore {
     async fn delete_client(&self, client_id: &ClientId) -> Result<(), StoreError> {
         let result = sqlx::query("delete from client where client_id = $1")
             .bind(client_id.as_str())
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(from_sqlx)?;
         found(result.rows_affected())

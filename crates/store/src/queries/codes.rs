@@ -91,7 +91,7 @@ async fn insert(conn: &mut DbConnection, code: &AuthorizationCode) -> Result<(),
 #[async_trait]
 impl CodeStore for DbStore {
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<(), StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         insert(&mut conn, code).await
     }
 

@@ -252,7 +252,7 @@ impl ConsentStore for DbStore {
         .bind(consent.scope.to_string())
         .bind(consent.granted_at.0)
         .bind(consent.updated_at.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -266,7 +266,7 @@ impl ConsentStore for DbStore {
         let result = sqlx::query("delete from consent where user_id = $1 and client_id = $2")
             .bind(user_id.0)
             .bind(client_id.as_str())
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(from_sqlx)?;
         Ok(result.rows_affected() > 0)
@@ -310,7 +310,7 @@ impl ConsentStore for DbStore {
 #[async_trait]
 impl GrantStore for DbStore {
     async fn create_grant(&self, grant: &Grant) -> Result<(), StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         insert(&mut conn, grant).await
     }
 
@@ -332,7 +332,7 @@ impl GrantStore for DbStore {
         let result = sqlx::query("update oauth_grant set last_used_at = $2 where grant_id = $1")
             .bind(grant_id.0)
             .bind(now.0)
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(from_sqlx)?;
         found(result.rows_affected())

@@ -20,7 +20,7 @@ impl Store for DbStore {
             "update store_singleton set touched = touched + 1 \
              where store_singleton_id = 'readiness_probe'",
         )
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())

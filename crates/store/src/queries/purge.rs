@@ -21,7 +21,7 @@ impl DbStore {
         let result = sqlx::query(sql)
             .bind(now.0)
             .bind(i64::from(batch))
-            .execute(self.writer())
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(from_sqlx)?;
         Ok(result.rows_affected())

@@ -131,7 +131,7 @@ pub(crate) async fn insert(
 #[async_trait]
 impl RefreshTokenStore for DbStore {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         insert(&mut conn, token).await
     }
 
@@ -225,7 +225,7 @@ impl RefreshTokenStore for DbStore {
         )
         .bind(token_hash.as_bytes())
         .bind(now.0)
-        .fetch_optional(self.writer())
+        .fetch_optional(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(was_live.unwrap_or(false))

@@ -45,7 +45,7 @@ impl InitialAccessTokenStore for DbStore {
         .bind(&token.description)
         .bind(token.created_at.0)
         .bind(token.expires_at.map(|t| t.0))
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())

@@ -121,7 +121,7 @@ impl SessionStore for DbStore {
         .bind(session.expires_at.0)
         .bind(session.idle_expires_at.0)
         .bind(session.ended_at.map(|t| t.0))
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         Ok(())
@@ -175,7 +175,7 @@ impl SessionStore for DbStore {
         .bind(session_id.0)
         .bind(now.0)
         .bind(idle_expires_at.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         if result.rows_affected() > 0 {
@@ -196,7 +196,7 @@ impl SessionStore for DbStore {
     }
 
     async fn end_session(&self, session_id: SessionId, now: Timestamp) -> Result<bool, StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         end_one(&mut conn, session_id, now).await
     }
 
@@ -206,7 +206,7 @@ impl SessionStore for DbStore {
         keep: Option<SessionId>,
         now: Timestamp,
     ) -> Result<Vec<SessionId>, StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         end_all(&mut conn, user_id, keep, now).await
     }
 

@@ -128,7 +128,7 @@ async fn insert(conn: &mut DbConnection, user: &User) -> Result<(), StoreError> 
 #[async_trait]
 impl UserStore for DbStore {
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(from_sqlx)?;
+        let mut conn = self.writer().await?;
         insert(&mut conn, user).await
     }
 
@@ -222,7 +222,7 @@ impl UserStore for DbStore {
         .bind(&profile.family_name)
         .bind(&profile.picture)
         .bind(now.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -240,7 +240,7 @@ impl UserStore for DbStore {
         .bind(user_id.0)
         .bind(&hash.0)
         .bind(now.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -258,7 +258,7 @@ impl UserStore for DbStore {
         .bind(user_id.0)
         .bind(disabled)
         .bind(now.0)
-        .execute(self.writer())
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(from_sqlx)?;
         found(result.rows_affected())
@@ -276,7 +276,7 @@ impl UserStore for DbStore {
                 .bind(user_id.0)
                 .bind(roles)
                 .bind(now.0)
-                .execute(self.writer())
+                .execute(&mut *self.writer().await?)
                 .await
                 .map_err(from_sqlx)?;
         found(result.rows_affected())
