@@ -56,11 +56,12 @@ mod sqlite;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// The pools' `after_release` check: a connection that comes back to the pool still
-/// inside a transaction is closed instead of reused. That happens when a rollback fails:
-/// SQLite rolls a transaction back by itself on some errors ("database or disk is full"),
-/// the ROLLBACK sqlx then sends fails, and sqlx keeps counting the connection as inside a
-/// transaction, so every later `begin` on it would fail until the process restarted.
+/// The Postgres pool's `after_release` check: a connection that comes back to the pool
+/// still inside a transaction is closed instead of reused. That happens when a rollback
+/// fails (the connection broke part-way, or the database had already ended the
+/// transaction itself): sqlx then keeps counting the connection as inside a transaction,
+/// and every later `begin` on it would fail until the process restarted. (SQLite's one
+/// write connection guards itself the same way: see `sqlite::WriteTx`.)
 ///
 /// A dropped transaction queues its rollback on the connection; the ping makes sure that
 /// rollback has run before the state is read.

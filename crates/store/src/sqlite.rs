@@ -360,7 +360,6 @@ fn pool_options(max_connections: u32) -> SqlitePoolOptions {
         // ping sqlx sends on every acquire by default would only add a trip through the
         // connection's worker thread to every query.
         .test_before_acquire(false)
-        .after_release(|conn, _| Box::pin(crate::is_outside_transaction(conn)))
 }
 
 /// SQLite reports which columns a unique index covers (`UNIQUE constraint failed:
