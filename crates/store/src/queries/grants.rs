@@ -198,6 +198,21 @@ async fn revoke_client_grants_in(
     Ok(revoked.into_iter().map(GrantId).collect())
 }
 
+/// Deletes the consent of (user, client) on `conn`; returns whether one existed.
+async fn delete_consent_in(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    client_id: &ClientId,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query("delete from consent where user_id = $1 and client_id = $2")
+        .bind(user_id.0)
+        .bind(client_id.as_str())
+        .execute(conn)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(result.rows_affected() > 0)
+}
+
 /// A user's active grants, newest first, read on `conn`.
 pub(crate) async fn list_active(
     conn: &mut DbConnection,
@@ -263,13 +278,7 @@ impl ConsentStore for DbStore {
         user_id: UserId,
         client_id: &ClientId,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query("delete from consent where user_id = $1 and client_id = $2")
-            .bind(user_id.0)
-            .bind(client_id.as_str())
-            .execute(&mut *self.writer().await?)
-            .await
-            .map_err(from_sqlx)?;
-        Ok(result.rows_affected() > 0)
+        delete_consent_in(&mut *self.writer().await?, user_id, client_id).await
     }
 
     async fn revoke_consent(
@@ -279,12 +288,7 @@ impl ConsentStore for DbStore {
         now: Timestamp,
     ) -> Result<Vec<GrantId>, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("delete from consent where user_id = $1 and client_id = $2")
-            .bind(user_id.0)
-            .bind(client_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?;
+        delete_consent_in(&mut tx, user_id, client_id).await?;
         let revoked = revoke_client_grants_in(&mut tx, user_id, client_id, now).await?;
         tx.commit().await.map_err(from_sqlx)?;
         Ok(revoked)
