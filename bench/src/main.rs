@@ -50,6 +50,13 @@ struct Args {
     /// default; ES256 shows the cost without RSA signing on the refresh path).
     #[arg(long, default_value = "RS256")]
     id_token_alg: String,
+    /// Offered load in requests per second across all connections (open loop: each
+    /// connection sends on a fixed schedule, and latency counts from the scheduled send,
+    /// so time spent behind a slow answer is counted, not hidden). 0, the default, is
+    /// closed loop: each connection sends its next request as soon as it has an answer,
+    /// which measures capacity (mean latency is then concurrency / throughput).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 const SCENARIOS: [&str; 7] = [
@@ -331,7 +338,10 @@ async fn run_scenario(
     scenario: &'static str,
     workers: usize,
     seconds: u64,
+    rate: f64,
 ) -> anyhow::Result<Outcome> {
+    // Open loop: connection `w` sends at start + (w / workers + k) * period.
+    let period = (rate > 0.0).then(|| Duration::from_secs_f64(workers as f64 / rate));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let cpu_before = server_cpu_ns(pid);
     let start = Instant::now();
@@ -344,12 +354,20 @@ async fn run_scenario(
                 .build()?;
             let mut refresh = f.refresh_tokens.get(w).cloned().unwrap_or_default();
             let mut latencies = Vec::new();
+            let mut scheduled = period.map(|p| start + p.mul_f64(w as f64 / workers as f64));
             while Instant::now() < deadline {
-                let t = Instant::now();
+                let t = match scheduled {
+                    Some(at) => {
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
+                };
                 if !one_request(&http, &f, scenario, &mut refresh).await? {
                     break;
                 }
                 latencies.push(t.elapsed());
+                scheduled = scheduled.zip(period).map(|(at, p)| at + p);
             }
             anyhow::Ok(latencies)
         }));
@@ -410,8 +428,16 @@ async fn main() -> anyhow::Result<()> {
     use std::io::Write as _;
     writeln!(
         out,
-        "backend={} concurrency={} seconds={} (access tokens ES256, ID tokens {})",
-        args.backend, args.concurrency, args.seconds, args.id_token_alg
+        "backend={} concurrency={} seconds={} rate={} (access tokens ES256, ID tokens {})",
+        args.backend,
+        args.concurrency,
+        args.seconds,
+        if args.rate > 0.0 {
+            format!("{}/s", args.rate)
+        } else {
+            "closed loop".into()
+        },
+        args.id_token_alg
     )?;
     writeln!(
         out,
@@ -425,6 +451,7 @@ async fn main() -> anyhow::Result<()> {
             scenario,
             args.concurrency,
             args.seconds,
+            args.rate,
         )
         .await?;
         let rps = o.requests as f64 / o.elapsed.as_secs_f64();

@@ -135,6 +135,7 @@ conformance_suite!(
     refresh_tokens::inserted_refresh_token_is_found_by_hash,
     refresh_tokens::rotated_refresh_token_has_a_findable_successor,
     refresh_tokens::rotating_a_refresh_token_twice_is_reported_as_reuse,
+    refresh_tokens::concurrent_rotations_of_many_chains_each_get_their_own_outcome,
     refresh_tokens::expired_refresh_token_cannot_be_rotated_and_no_successor_is_stored,
     refresh_tokens::idle_expired_refresh_token_cannot_be_rotated_and_no_successor_is_stored,
     refresh_tokens::revoked_refresh_token_cannot_be_rotated_and_no_successor_is_stored,

@@ -507,6 +507,107 @@ pub(super) async fn concurrent_rotations_of_one_refresh_token_have_exactly_one_w
     store.check_ready().await.unwrap();
 }
 
+pub(super) async fn concurrent_rotations_of_many_chains_each_get_their_own_outcome(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: one grant per chain, one token each; one chain's successor clashes with
+    // a stored token, so its rotation fails whatever it is committed with.
+    const CHAINS: usize = 40;
+    const CLASHING: usize = 17;
+    let w = world(&*store).await;
+    let mut olds = Vec::new();
+    for i in 0..CHAINS {
+        let grant = grant(&w.user, &w.client, None);
+        store.create_grant(&grant).await.unwrap();
+        let old = refresh_token(&grant, &format!("pcr_chain_{i}"));
+        store.insert_refresh_token(&old).await.unwrap();
+        olds.push((grant, old));
+    }
+    let occupant = refresh_token(&olds[0].0, "pcr_occupant");
+    store.insert_refresh_token(&occupant).await.unwrap();
+    let successors: Vec<RefreshToken> = olds
+        .iter()
+        .enumerate()
+        .map(|(i, (_, old))| match i {
+            CLASHING => successor(old, "pcr_occupant", at(10)),
+            _ => successor(old, &format!("pcr_chain_{i}_next"), at(10)),
+        })
+        .collect();
+    let start = Arc::new(Barrier::new(CHAINS));
+
+    // Act: every chain rotates at once.
+    let tasks: Vec<_> = olds
+        .iter()
+        .zip(&successors)
+        .map(|((_, old), next)| {
+            let (store, start) = (Arc::clone(&store), Arc::clone(&start));
+            let (old_hash, next) = (old.token_hash.clone(), next.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store.rotate_refresh_token(&old_hash, &next, at(10)).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+
+    // Assert: each chain's outcome is its own, as if it had rotated alone.
+    for (i, (((grant, old), next), outcome)) in
+        olds.iter().zip(&successors).zip(outcomes).enumerate()
+    {
+        if i == CLASHING {
+            assert!(
+                outcome.is_err(),
+                "chain {i}'s successor clashes: {outcome:?}"
+            );
+            assert_eq!(
+                store
+                    .find_refresh_token(&old.token_hash)
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(old),
+                "the failed chain's token is still current"
+            );
+            assert_eq!(
+                store.find_grant(grant.grant_id).await.unwrap().as_ref(),
+                Some(grant)
+            );
+            continue;
+        }
+        let rotated = RefreshToken {
+            rotated_at: Some(at(10)),
+            ..old.clone()
+        };
+        assert_eq!(
+            outcome.unwrap(),
+            RefreshRotation::Rotated(rotated),
+            "chain {i}"
+        );
+        assert_eq!(
+            store
+                .find_refresh_token(&next.token_hash)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(next),
+            "chain {i}'s successor is stored"
+        );
+        assert_eq!(
+            store
+                .find_grant(grant.grant_id)
+                .await
+                .unwrap()
+                .map(|g| g.last_used_at),
+            Some(at(10)),
+            "chain {i}'s grant records its use"
+        );
+    }
+    store.check_ready().await.unwrap();
+}
+
 pub(super) async fn refresh_token_is_found_with_its_grant_and_user(store: Arc<dyn Store>) {
     // Arrange: the token's scope and times differ from its grant's, and the grant is
     // revoked and the user disabled: the read reports them as they stand.
