@@ -1,7 +1,7 @@
 //! The admin API under `/admin/…`: JSON over HTTP for what the operator CLI does, through
 //! the same `portcullis_core` functions. Every handler takes an [`Admin`] (a live bearer
 //! token with the `admin` scope, see `auth`), and every change is written to the audit
-//! trail with the admin's identity and peer IP before the response is sent.
+//! trail with the admin's identity and client address before the response is sent.
 
 mod audit_log;
 mod clients;
@@ -97,7 +97,7 @@ pub(crate) async fn record(
             actor: &admin.actor,
             action,
             target: Some(target),
-            ip: admin.peer.audit(),
+            ip: admin.ip.audit(),
             detail,
         },
         state.clock.now(),

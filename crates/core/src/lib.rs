@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod claims;
+pub mod client_addr;
 pub mod client_keys;
 pub mod clients;
 pub mod clock;
@@ -25,3 +26,5 @@ pub mod tokens;
 pub mod users;
 
 pub use clock::{Clock, SystemClock, Timestamp};
+/// Re-exported: [`client_addr::ClientAddr::group`] answers in its types.
+pub use ipnet;

@@ -10,6 +10,8 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
+use portcullis_core::client_addr::{ForwardedHeader, TrustedProxies};
+use portcullis_core::ipnet::IpNet;
 use portcullis_core::password::Argon2Params;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,11 @@ pub struct Config {
     /// may take to finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Reverse proxies (CIDR blocks or single addresses) whose `forwarded_header` names the
+    /// client; empty (the default): the TCP peer is the client, and no header is read.
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeader,
     /// Logging.
     pub log: LogConfig,
     /// Token lifetimes.
@@ -209,6 +216,8 @@ impl Default for Config {
             metadata_max_age: Duration::from_secs(300),
             purge_interval: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             log: LogConfig {
                 format: LogFormat::Human,
                 level: "info".into(),
@@ -332,8 +341,30 @@ impl Config {
             });
         }
         self.argon2()?;
+        self.trusted_proxies()?;
         self.registration.validate()?;
         Ok(())
+    }
+
+    /// The proxies whose forwarding header is believed, parsed.
+    pub fn trusted_proxies(&self) -> Result<TrustedProxies, ConfigError> {
+        let nets = self
+            .trusted_proxies
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "PORTCULLIS_TRUSTED_PROXIES",
+                        problem: format!(
+                            "{raw:?} is not an address or CIDR block like 10.0.0.0/8 or fd00::/8"
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrustedProxies::new(nets, self.forwarded_header))
     }
 
     /// The parsed listen address.
@@ -591,6 +622,40 @@ mod tests {
                 .to_string()
                 .starts_with("PORTCULLIS_TOKENS__CLIENT_CACHE_TTL:")
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_or_addresses_and_bad_ones_are_named() {
+        let mut c = Config::default();
+        assert!(
+            !c.trusted_proxies().unwrap().any(),
+            "no proxy is trusted by default"
+        );
+        c.trusted_proxies = vec!["10.0.0.0/8".into(), "192.0.2.1".into(), "fd00::/8".into()];
+        c.validate().unwrap();
+        let proxies = c.trusted_proxies().unwrap();
+        let client = proxies.client_addr("192.0.2.1".parse().unwrap(), ["203.0.113.4"]);
+        assert_eq!(client.to_string(), "203.0.113.4");
+        c.trusted_proxies = vec!["10.0.0.0/33".into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_TRUSTED_PROXIES:")
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_header_are_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("PORTCULLIS_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"::1\"]");
+            jail.set_env("PORTCULLIS_FORWARDED_HEADER", "forwarded");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
+            assert_eq!(c.forwarded_header, ForwardedHeader::Forwarded);
+            Ok(())
+        });
     }
 
     #[test]

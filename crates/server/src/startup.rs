@@ -37,6 +37,7 @@ use crate::ops::{self, OpsState};
 use crate::store::{open_store, resolve_key_encryption_key};
 
 mod admin;
+mod client_addr;
 
 /// No request we serve needs a large body; refuse big ones before reading them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -260,6 +261,7 @@ impl Application {
                 store: store.clone(),
             },
         }));
+        let proxies = Arc::new(config.trusted_proxies()?);
         let router = Router::new()
             .merge(portcullis_authorize::router())
             .merge(portcullis_token::router())
@@ -267,6 +269,10 @@ impl Application {
             .merge(ops::router())
             .merge(portcullis_admin::router(config.registration.mode))
             .with_state(state)
+            .layer(axum::middleware::from_fn_with_state(
+                proxies,
+                client_addr::resolve_client_addr,
+            ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),

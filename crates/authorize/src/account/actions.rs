@@ -48,7 +48,7 @@ async fn audit(
         actor: actor(user_id),
         action: action.to_owned(),
         target,
-        ip: ip.0.clone(),
+        ip: ip.record(),
         detail: serde_json::json!({}),
     };
     if let Err(e) = state.store.record_audit_event(&event).await {
