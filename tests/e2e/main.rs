@@ -44,6 +44,7 @@ mod discovery;
 mod lifecycle;
 mod logout;
 mod ops;
+mod password_queue;
 mod private_key_jwt;
 mod races;
 mod registration;

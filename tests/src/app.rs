@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use openidconnect::reqwest;
 use portcullis_core::SystemClock;
 use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
+use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
 use portcullis_server::{Application, Backchannel, Config};
 use secrecy::SecretString;
@@ -31,6 +32,8 @@ pub struct TestApp {
     pub keyring: Arc<Keyring>,
     /// The server's back-channel logout sender: `settled()` waits for its deliveries.
     pub backchannel: Backchannel,
+    /// The server's password hasher: a test can hold its slots to see what a flood does.
+    pub hasher: PasswordHasher,
     /// The configuration it runs with.
     pub config: Config,
     backend: Backend,
@@ -122,6 +125,7 @@ impl TestApp {
         let store = app.store();
         let keyring = app.keyring();
         let backchannel = app.backchannel();
+        let hasher = app.password_hasher();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stop_rx.await;
@@ -136,6 +140,7 @@ impl TestApp {
             store,
             keyring,
             backchannel,
+            hasher,
             config,
             backend,
             db,

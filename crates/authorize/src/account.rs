@@ -11,6 +11,8 @@ mod actions;
 mod error;
 mod view;
 
+use std::borrow::Cow;
+
 use anyhow::Context as _;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -25,9 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
 use crate::form::read_form;
-use crate::login::{
-    AuthenticateError, LOGIN_FAILED, authenticate, login_csrf_binding, login_csrf_valid,
-};
+use crate::login::{AuthenticateError, authenticate, login_csrf_binding, login_csrf_valid};
 use crate::pages::LoginPage;
 use crate::session::{ClientIp, current_session, start_session};
 use crate::{ACCOUNT_PATH, AuthorizeState};
@@ -150,7 +150,7 @@ pub(crate) async fn get_account(
 fn account_login_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
-    error: Option<&'static str>,
+    error: Option<Cow<'static, str>>,
     status: StatusCode,
     username: String,
 ) -> Result<Response, AccountError> {
@@ -187,16 +187,19 @@ pub(crate) async fn post_account_login(
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {
         return Err(AccountError::StaleForm);
     }
-    let user = authenticate(&state, &form.username, form.password).await?;
-    let Some(user) = user else {
-        tracing::info!("account login failed");
-        return account_login_page(
-            &state,
-            &headers,
-            Some(LOGIN_FAILED),
-            StatusCode::UNAUTHORIZED,
-            form.username,
-        );
+    let user = match authenticate(&state, &form.username, form.password).await? {
+        Ok(user) => user,
+        Err(refusal) => {
+            tracing::info!(?refusal, "account login refused");
+            let page = account_login_page(
+                &state,
+                &headers,
+                Some(refusal.message()),
+                refusal.status(),
+                form.username,
+            )?;
+            return Ok(refusal.finish(page));
+        }
     };
     let (session, secret) = start_session(&state, &headers, &ip, user.user_id)
         .await

@@ -2,6 +2,12 @@
 //! the same cost for unknown and disabled users, one generic failure message), then starts
 //! a fresh session and continues the authorization request. The credential check and the
 //! login CSRF binding are shared with the account page's own login form.
+//!
+//! When every hashing slot is busy and the queue for them is full (a flood), the form is
+//! shown again at once with 503 and `Retry-After` instead of waiting in line.
+
+use std::borrow::Cow;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -21,6 +27,7 @@ use crate::cookies::CookieKind;
 use crate::error::{AuthorizeError, FlowError};
 use crate::flow::{login_page, with_cookie};
 use crate::form::read_form;
+use crate::pages::{wait_in_words, with_retry_after};
 use crate::request::load_request;
 use crate::session::{ClientIp, start_session};
 
@@ -70,7 +77,48 @@ pub(crate) fn login_csrf_valid(state: &AuthorizeState, headers: &HeaderMap, toke
         })
 }
 
-/// Why credentials could not be checked (not "wrong password", which is `Ok(None)`).
+/// Why a sign-in form is shown again instead of signing the user in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Wrong username or password, or a disabled user: one message for all (401).
+    Incorrect,
+    /// Every password hashing slot is busy (503): come back after this long.
+    Busy {
+        /// When to come back.
+        retry_after: Duration,
+    },
+}
+
+impl Refusal {
+    /// The status of the page.
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Refusal::Incorrect => StatusCode::UNAUTHORIZED,
+            Refusal::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// What the page says.
+    pub(crate) fn message(self) -> Cow<'static, str> {
+        match self {
+            Refusal::Incorrect => Cow::Borrowed(LOGIN_FAILED),
+            Refusal::Busy { retry_after } => Cow::Owned(format!(
+                "Sign-in is busy right now. Please try again in {}.",
+                wait_in_words(retry_after)
+            )),
+        }
+    }
+
+    /// `response` (the page) with `Retry-After` when there is a time to come back.
+    pub(crate) fn finish(self, response: Response) -> Response {
+        match self {
+            Refusal::Incorrect => response,
+            Refusal::Busy { retry_after } => with_retry_after(response, retry_after),
+        }
+    }
+}
+
+/// Why credentials could not be checked (a refusal is not an error).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AuthenticateError {
     /// The user lookup failed.
@@ -94,19 +142,26 @@ impl From<AuthenticateError> for AuthorizeError {
     }
 }
 
-/// The enabled user these credentials belong to. Verifies even for unknown users (against
-/// a dummy hash) so timing reveals nothing.
+/// The enabled user these credentials belong to, or why not. Verifies even for unknown
+/// users (against a dummy hash) so timing reveals nothing.
 pub(crate) async fn authenticate(
     state: &AuthorizeState,
     username: &str,
     password: SecretString,
-) -> Result<Option<User>, AuthenticateError> {
+) -> Result<Result<User, Refusal>, AuthenticateError> {
     let user = state.store.find_user_by_username(username.trim()).await?;
-    let verified = state
+    let verified = match state
         .hasher
         .verify(user.as_ref().map(|u| &u.password_hash), password)
-        .await?;
-    Ok(user.filter(|u| verified && !u.disabled))
+        .await
+    {
+        Ok(verified) => verified,
+        Err(PasswordError::Busy { retry_after }) => return Ok(Err(Refusal::Busy { retry_after })),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(user
+        .filter(|u| verified && !u.disabled)
+        .ok_or(Refusal::Incorrect))
 }
 
 /// `POST /login`.
@@ -122,20 +177,24 @@ pub(crate) async fn post_login(
     }
     let req = load_request(&state, &form.request).await?;
     let to = &req.proven.return_to;
-    let user = authenticate(&state, &form.username, form.password)
+    let checked = authenticate(&state, &form.username, form.password)
         .await
         .map_err(|e| to.refuse(e.into()))?;
-    let Some(user) = user else {
-        tracing::info!(client_id = %req.proven.client.client_id, "login failed");
-        let mut retry = req.clone();
-        retry.login_hint = Some(form.username);
-        return login_page(
-            &state,
-            &headers,
-            &retry,
-            Some(LOGIN_FAILED),
-            StatusCode::UNAUTHORIZED,
-        );
+    let user = match checked {
+        Ok(user) => user,
+        Err(refusal) => {
+            tracing::info!(client_id = %req.proven.client.client_id, ?refusal, "login refused");
+            let mut retry = req.clone();
+            retry.login_hint = Some(form.username);
+            let page = login_page(
+                &state,
+                &headers,
+                &retry,
+                Some(refusal.message()),
+                refusal.status(),
+            )?;
+            return Ok(refusal.finish(page));
+        }
     };
     let (session, secret) = start_session(&state, &headers, &ip, user.user_id)
         .await

@@ -12,7 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use portcullis_core::client_addr::{ForwardedHeader, TrustedProxies};
 use portcullis_core::ipnet::IpNet;
-use portcullis_core::password::Argon2Params;
+use portcullis_core::password::{Argon2Params, HashQueue};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
@@ -123,6 +123,13 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Hashes running at once; more wait (bounded CPU and memory under a login flood).
     pub max_concurrent: usize,
+    /// The longest a password check waits for a hashing slot before it is answered 503
+    /// with `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
+    /// How many password checks may wait for a slot at once; one more is answered 503 with
+    /// `Retry-After` at once.
+    pub queue_max: usize,
 }
 
 /// Everything the server and CLI read.
@@ -244,6 +251,8 @@ impl Default for Config {
                 iterations: Argon2Params::default().iterations,
                 parallelism: Argon2Params::default().parallelism,
                 max_concurrent: 4,
+                queue_timeout: Duration::from_secs(2),
+                queue_max: 64,
             },
             registration: RegistrationConfig::default(),
         }
@@ -263,6 +272,10 @@ const ENV_PREFIX: &str = "PORTCULLIS_";
 
 /// The longest `tokens.client_cache_ttl` accepted.
 const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The longest `password.queue_timeout` accepted: a browser waiting longer than this for a
+/// login page is better told to come back.
+const MAX_PASSWORD_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest `tokens.refresh_token_reuse_grace` accepted.
 const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -341,6 +354,12 @@ impl Config {
             });
         }
         self.argon2()?;
+        if self.password.queue_timeout > MAX_PASSWORD_QUEUE_TIMEOUT {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_PASSWORD__QUEUE_TIMEOUT",
+                problem: "must be at most 30 seconds".into(),
+            });
+        }
         self.trusted_proxies()?;
         self.registration.validate()?;
         Ok(())
@@ -416,6 +435,14 @@ impl Config {
             });
         }
         Ok(p)
+    }
+
+    /// The bounds of the password hashing queue.
+    pub fn hash_queue(&self) -> HashQueue {
+        HashQueue {
+            timeout: self.password.queue_timeout,
+            max_waiting: self.password.queue_max,
+        }
     }
 
     /// Whether cookies may drop `Secure` and the `__Host-` prefix: only for a plain-http

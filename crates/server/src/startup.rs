@@ -144,6 +144,7 @@ fn discovery_input(issuer: &str, registration: RegistrationMode) -> DiscoveryInp
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    hasher: PasswordHasher,
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
@@ -193,7 +194,8 @@ impl Application {
         );
         // One hasher, so logins and admin password changes share its concurrency bound.
         let hasher = PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
-            .context("preparing the password hasher")?;
+            .context("preparing the password hasher")?
+            .with_queue(config.hash_queue());
         // One notifier, so logouts and admin session endings send logout tokens alike.
         let backchannel = Backchannel::new(DeliveryPolicy::default())
             .context("preparing back-channel logout delivery")?;
@@ -218,7 +220,7 @@ impl Application {
                 store: store.clone(),
                 issuer: issuer.clone(),
                 clock: clock.clone(),
-                hasher,
+                hasher: hasher.clone(),
                 csrf: CsrfKey::derive(keyring.kek()).context("deriving the CSRF key")?,
                 cookies: CookiePolicy {
                     secure: !config.is_loopback_http_issuer(),
@@ -282,6 +284,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            hasher,
             store,
             keyring,
             clock,
@@ -303,6 +306,12 @@ impl Application {
     /// The live keyring.
     pub fn keyring(&self) -> Arc<Keyring> {
         self.keyring.clone()
+    }
+
+    /// The password hasher every login and password change shares (its slots bound the
+    /// hashing work in flight).
+    pub fn password_hasher(&self) -> PasswordHasher {
+        self.hasher.clone()
     }
 
     /// The store the application uses.

@@ -7,7 +7,11 @@
 //! - `POST /account/sessions/end` and `/account/sessions/end-all`: "Sign out" and "Sign out
 //!   everywhere", with back-channel logout (`signout`).
 //! - `POST /account/password`: the current password, the new one twice (NIST SP 800-63B
-//!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3).
+//!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3). When
+//!   every password hashing slot is busy it answers 503 with `Retry-After` at once.
+
+use std::borrow::Cow;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -15,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use portcullis_core::ids::{AuditEventId, ClientId, SessionId, UserId};
 use portcullis_core::model::AuditEvent;
+use portcullis_core::password::PasswordError;
 use portcullis_core::users::{UserAdminError, change_password};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -22,6 +27,7 @@ use serde::Deserialize;
 use super::error::AccountError;
 use super::{CsrfProtected, read_account_form, view};
 use crate::AuthorizeState;
+use crate::login::Refusal;
 use crate::logout::signed_out;
 use crate::session::ClientIp;
 use crate::signout::{Ending, end_sessions};
@@ -200,22 +206,28 @@ pub(crate) async fn post_change_password(
     body: String,
 ) -> Result<Response, AccountError> {
     let (form, session, user) = read_account_form::<PasswordForm>(&state, &headers, &body).await?;
-    let refuse = |message: &'static str| {
-        view::render(
-            &state,
-            &session,
-            &user,
-            None,
-            Some(message),
-            StatusCode::BAD_REQUEST,
-        )
+    let page = |status: StatusCode, message: Cow<'static, str>| {
+        view::render(&state, &session, &user, None, Some(message), status)
     };
-    let verified = state
+    let refuse = |message: &'static str| page(StatusCode::BAD_REQUEST, Cow::Borrowed(message));
+    let busy = |retry_after: Duration| async move {
+        let refusal = Refusal::Busy { retry_after };
+        let response = page(refusal.status(), refusal.message()).await?;
+        Ok(refusal.finish(response))
+    };
+    let verified = match state
         .hasher
         .verify(Some(&user.password_hash), form.current_password)
         .await
-        .context("verify the current password")
-        .map_err(AccountError::Unavailable)?;
+    {
+        Ok(verified) => verified,
+        Err(PasswordError::Busy { retry_after }) => return busy(retry_after).await,
+        Err(e) => {
+            return Err(AccountError::Unavailable(
+                anyhow::Error::new(e).context("verify the current password"),
+            ));
+        }
+    };
     if !verified {
         tracing::info!(user_id = %user.user_id, "password change refused: wrong current password");
         return refuse("Your current password is not correct.").await;
@@ -232,8 +244,14 @@ pub(crate) async fn post_change_password(
         now,
     )
     .await;
-    if let Err(UserAdminError::WeakPassword) = changed {
-        return refuse("The new password must be at least 8 characters.").await;
+    match changed {
+        Err(UserAdminError::WeakPassword) => {
+            return refuse("The new password must be at least 8 characters.").await;
+        }
+        Err(UserAdminError::Password(PasswordError::Busy { retry_after })) => {
+            return busy(retry_after).await;
+        }
+        _ => {}
     }
     changed
         .with_context(|| format!("change the password of user {}", user.user_id))
