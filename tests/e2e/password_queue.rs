@@ -54,7 +54,10 @@ pub(crate) async fn a_full_hashing_queue_answers_503_with_retry_after_at_once(ba
     fixtures::user(app.store.as_ref(), "alice").await.unwrap();
     let client = fixtures::client(app.store.as_ref(), false).await.unwrap();
     let browser = Browser::new(&app.base_url).unwrap();
-    let login = browser.get(&authorize_path(&client.id, "openid")).await.unwrap();
+    let login = browser
+        .get(&authorize_path(&client.id, "openid"))
+        .await
+        .unwrap();
     let account = browser.get("/account").await.unwrap();
     let held = app.hasher.acquire_slot().await.unwrap();
 
@@ -120,7 +123,10 @@ pub(crate) async fn a_login_that_waited_too_long_for_a_slot_answers_503(backend:
     fixtures::user(app.store.as_ref(), "alice").await.unwrap();
     let client = fixtures::client(app.store.as_ref(), false).await.unwrap();
     let browser = Browser::new(&app.base_url).unwrap();
-    let login = browser.get(&authorize_path(&client.id, "openid")).await.unwrap();
+    let login = browser
+        .get(&authorize_path(&client.id, "openid"))
+        .await
+        .unwrap();
     assert_eq!(login.status, 200, "{}", login.body);
     let held = app.hasher.acquire_slot().await.unwrap();
 

@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod grants;
 pub mod ids;
 pub mod keyring;
+pub mod login_throttle;
 pub mod logout;
 pub mod model;
 pub mod password;
