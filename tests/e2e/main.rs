@@ -42,6 +42,7 @@ mod cli;
 mod client_addr;
 mod discovery;
 mod lifecycle;
+mod login_throttle;
 mod logout;
 mod ops;
 mod password_queue;

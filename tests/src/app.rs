@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use openidconnect::reqwest;
-use portcullis_core::SystemClock;
 use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
 use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
+use portcullis_core::{Clock, SystemClock};
 use portcullis_server::{Application, Backchannel, Config};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -36,6 +36,8 @@ pub struct TestApp {
     pub hasher: PasswordHasher,
     /// The configuration it runs with.
     pub config: Config,
+    /// The server's clock (shared with its replicas).
+    clock: Arc<dyn Clock>,
     backend: Backend,
     /// The database this server owns and removes on `stop` (`None` on a replica).
     db: Option<TestDb>,
@@ -63,19 +65,33 @@ impl TestApp {
         test_name: &str,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Option<TestApp>> {
+        TestApp::spawn_with_clock(backend, test_name, Arc::new(SystemClock), configure).await
+    }
+
+    /// As [`TestApp::spawn_with`], on `clock` (a `ManualClock` lets a test step over a
+    /// delay instead of sleeping through it).
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        test_name: &str,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Option<TestApp>> {
         let Some(db) = TestDb::create(backend, test_name).await? else {
             return Ok(None);
         };
-        TestApp::spawn_configured(db, configure).await.map(Some)
+        TestApp::spawn_configured(db, clock, configure)
+            .await
+            .map(Some)
     }
 
     /// Starts a server on `db`.
     pub async fn spawn_on(db: TestDb) -> anyhow::Result<TestApp> {
-        TestApp::spawn_configured(db, |_| {}).await
+        TestApp::spawn_configured(db, Arc::new(SystemClock), |_| {}).await
     }
 
     async fn spawn_configured(
         db: TestDb,
+        clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<TestApp> {
         let (listener, port) = bind_port_zero().await?;
@@ -95,7 +111,7 @@ impl TestApp {
         config.registration.rate_limit_burst = 10_000;
         configure(&mut config);
         let backend = db.backend();
-        TestApp::start(config, listener, port, data_dir, backend, Some(db)).await
+        TestApp::start(config, clock, listener, port, data_dir, backend, Some(db)).await
     }
 
     /// Another replica of this server: a second server on the same database with the same
@@ -109,19 +125,28 @@ impl TestApp {
             data_dir: data_dir.path().to_path_buf(),
             ..self.config.clone()
         };
-        TestApp::start(config, listener, port, data_dir, self.backend, None).await
+        TestApp::start(
+            config,
+            self.clock.clone(),
+            listener,
+            port,
+            data_dir,
+            self.backend,
+            None,
+        )
+        .await
     }
 
     async fn start(
         config: Config,
+        clock: Arc<dyn Clock>,
         listener: tokio::net::TcpListener,
         port: u16,
         data_dir: tempfile::TempDir,
         backend: Backend,
         db: Option<TestDb>,
     ) -> anyhow::Result<TestApp> {
-        let app = Application::build_with_listener(config.clone(), Arc::new(SystemClock), listener)
-            .await?;
+        let app = Application::build_with_listener(config.clone(), clock.clone(), listener).await?;
         let store = app.store();
         let keyring = app.keyring();
         let backchannel = app.backchannel();
@@ -142,6 +167,7 @@ impl TestApp {
             backchannel,
             hasher,
             config,
+            clock,
             backend,
             db,
             _data_dir: data_dir,

@@ -60,6 +60,10 @@ where
         )
         .route("/admin/users/{username}/roles", put(users::put_user_roles))
         .route(
+            "/admin/users/{username}/unlock",
+            post(users::post_user_unlock),
+        )
+        .route(
             "/admin/users/{username}/sessions/end",
             post(users::post_user_sessions_end),
         )

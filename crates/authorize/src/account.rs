@@ -27,7 +27,10 @@ use serde::de::DeserializeOwned;
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
 use crate::form::read_form;
-use crate::login::{AuthenticateError, authenticate, login_csrf_binding, login_csrf_valid};
+use crate::login::{
+    AuthenticateError, audit_login, authenticate, login_attempt, login_csrf_binding,
+    login_csrf_valid,
+};
 use crate::pages::LoginPage;
 use crate::session::{ClientIp, current_session, start_session};
 use crate::{ACCOUNT_PATH, AuthorizeState};
@@ -187,7 +190,8 @@ pub(crate) async fn post_account_login(
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {
         return Err(AccountError::StaleForm);
     }
-    let user = match authenticate(&state, &form.username, form.password).await? {
+    let attempt = login_attempt(&form.username, form.password, ip, "account_login");
+    let user = match authenticate(&state, attempt).await? {
         Ok(user) => user,
         Err(refusal) => {
             tracing::info!(?refusal, "account login refused");
@@ -206,6 +210,7 @@ pub(crate) async fn post_account_login(
         .context("start a browser session")
         .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in to the account page");
+    audit_login(&state, &user, &session, ip, "account_login").await;
     let cookie = state
         .cookies
         .set(CookieKind::Session, secret.expose(), state.sessions.ttl);

@@ -3,8 +3,11 @@
 //! a fresh session and continues the authorization request. The credential check and the
 //! login CSRF binding are shared with the account page's own login form.
 //!
-//! When every hashing slot is busy and the queue for them is full (a flood), the form is
-//! shown again at once with 503 and `Retry-After` instead of waiting in line.
+//! Every check goes through `portcullis_core::sign_in` under the login throttle: after too
+//! many failures the form is shown again with 429 and `Retry-After` and the password is
+//! not checked, for unknown usernames exactly as for known ones. When every hashing slot
+//! is busy and the queue for them is full (a flood), the form is shown again at once with
+//! 503 and `Retry-After` instead of waiting in line.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -14,15 +17,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
+use portcullis_core::audit::Actor;
 use portcullis_core::csrf::CsrfPurpose;
-use portcullis_core::model::User;
+use portcullis_core::model::{Session, User};
 use portcullis_core::password::PasswordError;
 use portcullis_core::secret::{RandomError, fill_random};
+use portcullis_core::sign_in::{Attempt, PasswordCheck, SignInError, check_password};
 use portcullis_core::store::StoreError;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::AuthorizeState;
 use crate::cookies::CookieKind;
 use crate::error::{AuthorizeError, FlowError};
 use crate::flow::{login_page, with_cookie};
@@ -30,6 +34,7 @@ use crate::form::read_form;
 use crate::pages::{wait_in_words, with_retry_after};
 use crate::request::load_request;
 use crate::session::{ClientIp, start_session};
+use crate::{AuthorizeState, audit};
 
 /// The only failure text: it must not reveal whether the user exists or is disabled.
 pub(crate) const LOGIN_FAILED: &str = "Incorrect username or password.";
@@ -82,6 +87,11 @@ pub(crate) fn login_csrf_valid(state: &AuthorizeState, headers: &HeaderMap, toke
 pub(crate) enum Refusal {
     /// Wrong username or password, or a disabled user: one message for all (401).
     Incorrect,
+    /// Too many failures (429): not checked; come back after this long.
+    Throttled {
+        /// When to come back.
+        retry_after: Duration,
+    },
     /// Every password hashing slot is busy (503): come back after this long.
     Busy {
         /// When to come back.
@@ -94,6 +104,7 @@ impl Refusal {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Refusal::Incorrect => StatusCode::UNAUTHORIZED,
+            Refusal::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Refusal::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -102,6 +113,10 @@ impl Refusal {
     pub(crate) fn message(self) -> Cow<'static, str> {
         match self {
             Refusal::Incorrect => Cow::Borrowed(LOGIN_FAILED),
+            Refusal::Throttled { retry_after } => Cow::Owned(format!(
+                "Too many failed sign-in attempts. Please wait {} and try again.",
+                wait_in_words(retry_after)
+            )),
             Refusal::Busy { retry_after } => Cow::Owned(format!(
                 "Sign-in is busy right now. Please try again in {}.",
                 wait_in_words(retry_after)
@@ -113,20 +128,41 @@ impl Refusal {
     pub(crate) fn finish(self, response: Response) -> Response {
         match self {
             Refusal::Incorrect => response,
-            Refusal::Busy { retry_after } => with_retry_after(response, retry_after),
+            Refusal::Throttled { retry_after } | Refusal::Busy { retry_after } => {
+                with_retry_after(response, retry_after)
+            }
         }
+    }
+}
+
+/// The user a check verified, or the refusal to show.
+fn checked(check: PasswordCheck) -> Result<User, Refusal> {
+    match check {
+        PasswordCheck::Verified(user) => Ok(*user),
+        PasswordCheck::Incorrect => Err(Refusal::Incorrect),
+        PasswordCheck::Throttled { retry_after } => Err(Refusal::Throttled { retry_after }),
+        PasswordCheck::Busy { retry_after } => Err(Refusal::Busy { retry_after }),
     }
 }
 
 /// Why credentials could not be checked (a refusal is not an error).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AuthenticateError {
-    /// The user lookup failed.
+    /// The store (user lookup or throttle) failed.
     #[error("user lookup failed")]
     Store(#[from] StoreError),
     /// Hashing could not run.
     #[error("password verification failed to run")]
     Password(#[from] PasswordError),
+}
+
+impl From<SignInError> for AuthenticateError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Store(e) => AuthenticateError::Store(e),
+            SignInError::Password(e) => AuthenticateError::Password(e),
+        }
+    }
 }
 
 impl From<AuthenticateError> for AuthorizeError {
@@ -142,26 +178,56 @@ impl From<AuthenticateError> for AuthorizeError {
     }
 }
 
-/// The enabled user these credentials belong to, or why not. Verifies even for unknown
-/// users (against a dummy hash) so timing reveals nothing.
+/// The enabled user these credentials belong to, or why not, checked under the login
+/// throttle (`portcullis_core::sign_in`). `via` names the form for the audit trail.
 pub(crate) async fn authenticate(
     state: &AuthorizeState,
-    username: &str,
-    password: SecretString,
+    attempt: Attempt<'_>,
 ) -> Result<Result<User, Refusal>, AuthenticateError> {
-    let user = state.store.find_user_by_username(username.trim()).await?;
-    let verified = match state
-        .hasher
-        .verify(user.as_ref().map(|u| &u.password_hash), password)
-        .await
-    {
-        Ok(verified) => verified,
-        Err(PasswordError::Busy { retry_after }) => return Ok(Err(Refusal::Busy { retry_after })),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(user
-        .filter(|u| verified && !u.disabled)
-        .ok_or(Refusal::Incorrect))
+    let check = check_password(
+        state.store.as_ref(),
+        &state.hasher,
+        &state.throttle,
+        attempt,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(checked(check))
+}
+
+/// A login form's attempt: anonymous, from this request's client.
+pub(crate) fn login_attempt<'a>(
+    username: &'a str,
+    password: SecretString,
+    ip: ClientIp,
+    via: &'static str,
+) -> Attempt<'a> {
+    Attempt {
+        username,
+        password,
+        client: ip.0,
+        actor: Actor::anonymous(),
+        via,
+    }
+}
+
+/// Records a password login in the audit trail (`session.login`).
+pub(crate) async fn audit_login(
+    state: &AuthorizeState,
+    user: &User,
+    session: &Session,
+    ip: ClientIp,
+    via: &'static str,
+) {
+    audit::record(
+        state,
+        &Actor::user(user.user_id),
+        "session.login",
+        Some(user.username.clone()),
+        ip,
+        serde_json::json!({ "session_id": session.session_id, "via": via }),
+    )
+    .await;
 }
 
 /// `POST /login`.
@@ -177,7 +243,8 @@ pub(crate) async fn post_login(
     }
     let req = load_request(&state, &form.request).await?;
     let to = &req.proven.return_to;
-    let checked = authenticate(&state, &form.username, form.password)
+    let attempt = login_attempt(&form.username, form.password, ip, "login");
+    let checked = authenticate(&state, attempt)
         .await
         .map_err(|e| to.refuse(e.into()))?;
     let user = match checked {
@@ -201,6 +268,7 @@ pub(crate) async fn post_login(
         .context("start a browser session")
         .map_err(|e| to.unavailable(e))?;
     tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in");
+    audit_login(&state, &user, &session, ip, "login").await;
     let cookie = state
         .cookies
         .set(CookieKind::Session, secret.expose(), state.sessions.ttl);

@@ -22,6 +22,7 @@ pub mod roles;
 pub mod scope;
 pub mod secret;
 pub mod sessions;
+pub mod sign_in;
 pub mod store;
 pub mod tokens;
 pub mod users;

@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
 use portcullis_core::client_addr::{ForwardedHeader, TrustedProxies};
 use portcullis_core::ipnet::IpNet;
+use portcullis_core::login_throttle::ThrottlePolicy;
 use portcullis_core::password::{Argon2Params, HashQueue};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,96 @@ pub struct PasswordConfig {
     pub queue_max: usize,
 }
 
+/// The login throttle (online guessing; see docs/security.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginThrottleConfig {
+    /// Failures in a row one account may take from one network (an IPv4 address, an IPv6
+    /// /64) before each further attempt from there waits.
+    pub free_failures: u32,
+    /// Failures an account may take from all networks together before every attempt on
+    /// it waits; each network adds at most `free_failures` to it.
+    pub account_free_failures: u32,
+    /// Failures one network may make across all accounts before its every attempt waits
+    /// (password spraying).
+    pub address_free_failures: u32,
+    /// The first wait; it doubles with each further failure.
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    /// The longest wait.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Failures are forgotten this long after the last one.
+    #[serde(with = "humantime_serde")]
+    pub forget_after: Duration,
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        let p = ThrottlePolicy::default();
+        LoginThrottleConfig {
+            free_failures: p.free_failures,
+            account_free_failures: p.account_free_failures,
+            address_free_failures: p.address_free_failures,
+            base_delay: p.base_delay,
+            max_delay: p.max_delay,
+            forget_after: p.forget_after,
+        }
+    }
+}
+
+impl LoginThrottleConfig {
+    /// The policy, checked.
+    pub fn policy(&self) -> Result<ThrottlePolicy, ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        if self.free_failures == 0 {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__FREE_FAILURES",
+                "must be at least 1",
+            ));
+        }
+        // Below the pair's threshold the account-wide one would throttle an account from a
+        // single network, which is the owner lockout the pair threshold exists to avoid.
+        if self.account_free_failures < self.free_failures {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__ACCOUNT_FREE_FAILURES",
+                "must be at least login_throttle.free_failures",
+            ));
+        }
+        if self.address_free_failures < self.free_failures {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__ADDRESS_FREE_FAILURES",
+                "must be at least login_throttle.free_failures",
+            ));
+        }
+        // Timestamps are whole seconds: a shorter delay would round to none.
+        if self.base_delay < Duration::from_secs(1) || self.max_delay < self.base_delay {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__BASE_DELAY",
+                "must be at least 1s and at most login_throttle.max_delay",
+            ));
+        }
+        // A count forgotten before its delay ends would lift the throttle early.
+        if self.forget_after < self.max_delay {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__FORGET_AFTER",
+                "must be at least login_throttle.max_delay",
+            ));
+        }
+        Ok(ThrottlePolicy {
+            free_failures: self.free_failures,
+            account_free_failures: self.account_free_failures,
+            address_free_failures: self.address_free_failures,
+            base_delay: self.base_delay,
+            max_delay: self.max_delay,
+            forget_after: self.forget_after,
+        })
+    }
+}
+
 /// Everything the server and CLI read.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +270,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Password hashing.
     pub password: PasswordConfig,
+    /// The login throttle.
+    pub login_throttle: LoginThrottleConfig,
     /// Dynamic client registration (RFC 7591).
     pub registration: RegistrationConfig,
 }
@@ -254,6 +347,7 @@ impl Default for Config {
                 queue_timeout: Duration::from_secs(2),
                 queue_max: 64,
             },
+            login_throttle: LoginThrottleConfig::default(),
             registration: RegistrationConfig::default(),
         }
     }
@@ -361,6 +455,7 @@ impl Config {
             });
         }
         self.trusted_proxies()?;
+        self.login_throttle.policy()?;
         self.registration.validate()?;
         Ok(())
     }
@@ -683,6 +778,37 @@ mod tests {
             assert_eq!(c.forwarded_header, ForwardedHeader::Forwarded);
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_login_throttle_defaults_are_valid_and_its_rules_name_the_key() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.login_throttle.policy().unwrap(),
+            ThrottlePolicy::default()
+        );
+        c.login_throttle.account_free_failures = c.login_throttle.free_failures - 1;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_LOGIN_THROTTLE__ACCOUNT_FREE_FAILURES:")
+        );
+        c.login_throttle = LoginThrottleConfig {
+            forget_after: Duration::from_secs(60),
+            ..LoginThrottleConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("FORGET_AFTER")
+        );
+        c.login_throttle = LoginThrottleConfig {
+            base_delay: Duration::from_millis(500),
+            ..LoginThrottleConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("BASE_DELAY"));
     }
 
     #[test]

@@ -221,6 +221,7 @@ impl Application {
                 issuer: issuer.clone(),
                 clock: clock.clone(),
                 hasher: hasher.clone(),
+                throttle: config.login_throttle.policy()?,
                 csrf: CsrfKey::derive(keyring.kek()).context("deriving the CSRF key")?,
                 cookies: CookiePolicy {
                     secure: !config.is_loopback_http_issuer(),
