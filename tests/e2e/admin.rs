@@ -183,6 +183,7 @@ fn routes() -> Vec<(&'static str, &'static str, Option<Value>)> {
             Some(json!({"roles": ["admin"]})),
         ),
         ("POST", "/admin/users/alice/sessions/end", None),
+        ("POST", "/admin/users/alice/unlock", None),
         ("GET", "/admin/users/alice/grants", None),
         (
             "DELETE",

@@ -5,6 +5,31 @@
 // step is a failed test.
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
+/// Instantiates each listed `async fn case(backend: Backend)` of the calling module once
+/// per backend, as `<module>::sqlite::<case>` and `<module>::postgres::<case>`: for cases
+/// that start their own, specially configured servers (each on a fresh database; a case
+/// returns early when `TestApp::spawn_with` reports Postgres skipped).
+macro_rules! backend_tests {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(portcullis_e2e::db::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(portcullis_e2e::db::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 mod account;
 mod admin;
 mod admin_cli;
@@ -14,10 +39,13 @@ mod backchannel;
 mod browser_account;
 mod browser_ui;
 mod cli;
+mod client_addr;
 mod discovery;
 mod lifecycle;
+mod login_throttle;
 mod logout;
 mod ops;
+mod password_queue;
 mod private_key_jwt;
 mod races;
 mod registration;

@@ -14,6 +14,7 @@ mod consents;
 mod fixtures;
 mod grants;
 mod health;
+mod login_throttle;
 mod purge;
 mod refresh_tokens;
 mod registration;
@@ -164,6 +165,15 @@ conformance_suite!(
     registration::initial_access_tokens_are_found_by_hash_with_every_field,
     registration::a_token_id_is_spent_exactly_once_even_concurrently,
     audit::audit_events_are_listed_newest_first_up_to_the_limit,
+    login_throttle::failures_are_counted_until_the_pair_is_held_and_a_held_attempt_counts_nothing,
+    login_throttle::a_success_forgets_the_pair_and_the_account_but_not_the_network,
+    login_throttle::an_unchecked_attempt_is_taken_back_from_every_count_it_was_added_to,
+    login_throttle::one_network_never_pushes_an_account_over_its_threshold,
+    login_throttle::a_network_is_counted_across_accounts,
+    login_throttle::counts_are_forgotten_forget_after_their_last_failure,
+    login_throttle::clearing_an_account_forgets_its_own_and_its_pairs_counts_only,
+    login_throttle::concurrent_attempts_are_let_through_no_more_than_the_policy_allows,
+    login_throttle::purge_removes_forgotten_throttle_counts,
     purge::purge_removes_expired_rows_and_keeps_live_ones,
     purge::purge_deletes_at_most_batch_rows_per_table,
     health::a_store_that_reads_and_writes_is_ready,

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use openidconnect::reqwest;
-use portcullis_core::SystemClock;
 use portcullis_core::keyring::{KeyEncryptionKey, Keyring};
+use portcullis_core::password::PasswordHasher;
 use portcullis_core::store::Store;
+use portcullis_core::{Clock, SystemClock};
 use portcullis_server::{Application, Backchannel, Config};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -31,8 +32,12 @@ pub struct TestApp {
     pub keyring: Arc<Keyring>,
     /// The server's back-channel logout sender: `settled()` waits for its deliveries.
     pub backchannel: Backchannel,
+    /// The server's password hasher: a test can hold its slots to see what a flood does.
+    pub hasher: PasswordHasher,
     /// The configuration it runs with.
     pub config: Config,
+    /// The server's clock (shared with its replicas).
+    clock: Arc<dyn Clock>,
     backend: Backend,
     /// The database this server owns and removes on `stop` (`None` on a replica).
     db: Option<TestDb>,
@@ -60,19 +65,33 @@ impl TestApp {
         test_name: &str,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Option<TestApp>> {
+        TestApp::spawn_with_clock(backend, test_name, Arc::new(SystemClock), configure).await
+    }
+
+    /// As [`TestApp::spawn_with`], on `clock` (a `ManualClock` lets a test step over a
+    /// delay instead of sleeping through it).
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        test_name: &str,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Option<TestApp>> {
         let Some(db) = TestDb::create(backend, test_name).await? else {
             return Ok(None);
         };
-        TestApp::spawn_configured(db, configure).await.map(Some)
+        TestApp::spawn_configured(db, clock, configure)
+            .await
+            .map(Some)
     }
 
     /// Starts a server on `db`.
     pub async fn spawn_on(db: TestDb) -> anyhow::Result<TestApp> {
-        TestApp::spawn_configured(db, |_| {}).await
+        TestApp::spawn_configured(db, Arc::new(SystemClock), |_| {}).await
     }
 
     async fn spawn_configured(
         db: TestDb,
+        clock: Arc<dyn Clock>,
         configure: impl FnOnce(&mut Config),
     ) -> anyhow::Result<TestApp> {
         let (listener, port) = bind_port_zero().await?;
@@ -92,7 +111,7 @@ impl TestApp {
         config.registration.rate_limit_burst = 10_000;
         configure(&mut config);
         let backend = db.backend();
-        TestApp::start(config, listener, port, data_dir, backend, Some(db)).await
+        TestApp::start(config, clock, listener, port, data_dir, backend, Some(db)).await
     }
 
     /// Another replica of this server: a second server on the same database with the same
@@ -106,22 +125,32 @@ impl TestApp {
             data_dir: data_dir.path().to_path_buf(),
             ..self.config.clone()
         };
-        TestApp::start(config, listener, port, data_dir, self.backend, None).await
+        TestApp::start(
+            config,
+            self.clock.clone(),
+            listener,
+            port,
+            data_dir,
+            self.backend,
+            None,
+        )
+        .await
     }
 
     async fn start(
         config: Config,
+        clock: Arc<dyn Clock>,
         listener: tokio::net::TcpListener,
         port: u16,
         data_dir: tempfile::TempDir,
         backend: Backend,
         db: Option<TestDb>,
     ) -> anyhow::Result<TestApp> {
-        let app = Application::build_with_listener(config.clone(), Arc::new(SystemClock), listener)
-            .await?;
+        let app = Application::build_with_listener(config.clone(), clock.clone(), listener).await?;
         let store = app.store();
         let keyring = app.keyring();
         let backchannel = app.backchannel();
+        let hasher = app.password_hasher();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stop_rx.await;
@@ -136,7 +165,9 @@ impl TestApp {
             store,
             keyring,
             backchannel,
+            hasher,
             config,
+            clock,
             backend,
             db,
             _data_dir: data_dir,

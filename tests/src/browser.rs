@@ -7,7 +7,8 @@ use anyhow::Context as _;
 use openidconnect::reqwest;
 use url::Url;
 
-/// One browser (its own cookie jar).
+/// One browser (its own cookie jar; a clone is the same browser, sharing it).
+#[derive(Clone)]
 pub struct Browser {
     /// The HTTP client with the cookie jar.
     pub http: reqwest::Client,
@@ -86,10 +87,23 @@ fn html_unescape(s: &str) -> String {
 impl Browser {
     /// A fresh browser for the server at `base_url`.
     pub fn new(base_url: &str) -> anyhow::Result<Browser> {
+        Browser::with(base_url, None, reqwest::header::HeaderMap::new())
+    }
+
+    /// A fresh browser that connects from `local` (any 127.0.0.0/8 address is this
+    /// machine's loopback, so tests can play several clients) and sends `headers` on every
+    /// request (say, a proxy's `X-Forwarded-For`).
+    pub fn with(
+        base_url: &str,
+        local: Option<std::net::IpAddr>,
+        headers: reqwest::header::HeaderMap,
+    ) -> anyhow::Result<Browser> {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_provider(jar.clone())
+            .local_address(local)
+            .default_headers(headers)
             .build()?;
         Ok(Browser {
             http,

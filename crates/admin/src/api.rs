@@ -1,7 +1,7 @@
 //! The admin API under `/admin/…`: JSON over HTTP for what the operator CLI does, through
 //! the same `portcullis_core` functions. Every handler takes an [`Admin`] (a live bearer
 //! token with the `admin` scope, see `auth`), and every change is written to the audit
-//! trail with the admin's identity and peer IP before the response is sent.
+//! trail with the admin's identity and client address before the response is sent.
 
 mod audit_log;
 mod clients;
@@ -60,6 +60,10 @@ where
         )
         .route("/admin/users/{username}/roles", put(users::put_user_roles))
         .route(
+            "/admin/users/{username}/unlock",
+            post(users::post_user_unlock),
+        )
+        .route(
             "/admin/users/{username}/sessions/end",
             post(users::post_user_sessions_end),
         )
@@ -97,7 +101,7 @@ pub(crate) async fn record(
             actor: &admin.actor,
             action,
             target: Some(target),
-            ip: admin.peer.audit(),
+            ip: admin.ip.audit(),
             detail,
         },
         state.clock.now(),

@@ -18,16 +18,16 @@ use portcullis_core::tokens::{AccessTokenClaims, access_token_audience};
 
 use crate::AdminState;
 use crate::bearer::required_bearer_token;
+use crate::client_ip::ClientIp;
 use crate::error::{AdminError, TokenKind};
-use crate::peer::PeerIp;
 
 /// An authenticated administrator and where the request came from.
 #[derive(Debug, Clone)]
 pub(crate) struct Admin {
     /// `user:<id>` or `client:<id>`, for the audit trail.
     pub(crate) actor: Actor,
-    /// The peer.
-    pub(crate) peer: PeerIp,
+    /// Where the request came from (the resolved client address).
+    pub(crate) ip: ClientIp,
 }
 
 fn invalid(reason: &'static str) -> AdminError {
@@ -46,7 +46,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AdminState::from_ref(state);
-        let Ok(peer) = PeerIp::from_request_parts(parts, &()).await;
+        let Ok(ip) = ClientIp::from_request_parts(parts, &()).await;
         let token = required_bearer_token(&parts.headers, TokenKind::Access)?;
         let live = live_access_token(
             state.store.as_ref(),
@@ -69,7 +69,7 @@ where
             TokenHolder::User { user, .. } => user_admin(user, &scope)?,
             TokenHolder::Client => client_admin(&state, &live.claims, &scope).await?,
         };
-        Ok(Admin { actor, peer })
+        Ok(Admin { actor, ip })
     }
 }
 

@@ -6,7 +6,8 @@
 //! - Bearer token failures follow RFC 6750 §3: 401 with `WWW-Authenticate: Bearer`
 //!   (plus `error="invalid_token"` when a token was presented), 403 `insufficient_scope`
 //!   for a valid token without the `admin` scope or role (RFC 7592 §2 and the admin API).
-//! - 404, 409, 413 and 429 for what they mean; 500 `server_error` without detail.
+//! - 404, 409, 413 and 429 for what they mean; 503 with `Retry-After` when every password
+//!   hashing slot is busy; 500 `server_error` without detail.
 //!
 //! `IntoResponse` does not log: it parks the error in a response extension and
 //! [`log_admin_errors`] logs it once, inside the request span.
@@ -19,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::clients::{ClientAdminError, MetadataError};
+use portcullis_core::password::{PasswordError, retry_after_secs};
 use portcullis_core::registration::RegistrationError;
 use portcullis_core::users::UserAdminError;
 use serde::Serialize;
@@ -75,6 +77,12 @@ pub enum AdminError {
         /// Seconds until the next request would be allowed.
         retry_after_secs: u64,
     },
+    /// 503: every password hashing slot is busy and the queue for them is full.
+    #[error("password hashing busy for {retry_after_secs} s")]
+    Busy {
+        /// Seconds until a retry may find a free slot.
+        retry_after_secs: u64,
+    },
     /// 500 `server_error`.
     #[error("server_error")]
     Internal(#[from] anyhow::Error),
@@ -100,7 +108,7 @@ impl AdminError {
             AdminError::InsufficientScope { .. } => "insufficient_scope",
             AdminError::NotFound(_) => "not_found",
             AdminError::Conflict(_) => "conflict",
-            AdminError::RateLimited { .. } => "temporarily_unavailable",
+            AdminError::RateLimited { .. } | AdminError::Busy { .. } => "temporarily_unavailable",
             AdminError::Internal(_) => "server_error",
         }
     }
@@ -116,6 +124,7 @@ impl AdminError {
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AdminError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -154,6 +163,9 @@ impl AdminError {
             AdminError::RateLimited { .. } => {
                 "Too many registration requests from this address; try again later.".to_owned()
             }
+            AdminError::Busy { .. } => {
+                "The server is busy checking passwords; try again shortly.".to_owned()
+            }
             AdminError::Internal(_) => "The server could not complete the request.".to_owned(),
         }
     }
@@ -183,6 +195,9 @@ impl AdminError {
             AdminError::RateLimited { retry_after_secs } => {
                 tracing::warn!(retry_after_secs, "registration rate limit reached");
             }
+            AdminError::Busy { retry_after_secs } => {
+                tracing::warn!(retry_after_secs, "password hashing queue full");
+            }
             other => {
                 let code = other.code();
                 tracing::info!(
@@ -209,7 +224,9 @@ impl IntoResponse for AdminError {
                 HeaderValue::from_static(challenge),
             );
         }
-        if let AdminError::RateLimited { retry_after_secs } = &self {
+        if let AdminError::RateLimited { retry_after_secs }
+        | AdminError::Busy { retry_after_secs } = &self
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
         response.extensions_mut().insert(PendingLog(Arc::new(self)));
@@ -267,6 +284,9 @@ impl From<UserAdminError> for AdminError {
             ),
             UserAdminError::NotFound(_) => AdminError::NotFound("There is no such user."),
             UserAdminError::AdminExists => AdminError::Conflict("An administrator already exists."),
+            UserAdminError::Password(PasswordError::Busy { retry_after }) => AdminError::Busy {
+                retry_after_secs: retry_after_secs(retry_after),
+            },
             other => AdminError::Internal(anyhow::Error::new(other).context("user administration")),
         }
     }

@@ -6,13 +6,13 @@
 //! Every rule lives in `portcullis-core` (`clients`, `registration`, `users`, `roles`,
 //! `keyring`, `audit`), which the CLI calls too: this crate only parses, authenticates,
 //! rate-limits and maps outcomes to HTTP. Every change it makes is audited with who, what,
-//! when and the peer IP.
+//! when and the client address.
 
 mod api;
 mod auth;
 mod bearer;
+mod client_ip;
 mod error;
-mod peer;
 pub mod rate_limit;
 mod register;
 

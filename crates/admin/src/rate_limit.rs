@@ -1,15 +1,17 @@
 //! A per-client-address token bucket for the public registration endpoint: each address
 //! may make `burst` requests at once and earns `per_minute` more each minute. It lives in
 //! memory on each replica (a short, safe-to-lose cache: losing it only forgives some
-//! requests), keyed by the TCP peer, with IPv6 peers grouped by /64 since one host
-//! usually holds a whole /64. It is bounded: past [`MAX_TRACKED`] addresses, buckets
-//! that have refilled are dropped, then the longest idle one.
+//! requests), keyed by the client address as `portcullis_core::client_addr` groups it
+//! (IPv6 by /64, since one host usually holds a whole /64). It is bounded: past
+//! [`MAX_TRACKED`] addresses, buckets that have refilled are dropped, then the longest
+//! idle one.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 
 use portcullis_core::Timestamp;
+use portcullis_core::client_addr::ClientAddr;
+use portcullis_core::ipnet::IpNet;
 
 /// The most addresses tracked at once.
 pub const MAX_TRACKED: usize = 10_000;
@@ -26,20 +28,15 @@ pub struct RateLimiter {
     burst: f64,
     per_second: f64,
     capacity: usize,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<IpNet, Bucket>>,
 }
 
-/// The address a peer is counted under.
-fn key(ip: Option<IpAddr>) -> IpAddr {
-    match ip {
-        Some(IpAddr::V6(v6)) => {
-            let mut segments = v6.segments();
-            segments[4..].fill(0);
-            IpAddr::V6(segments.into())
-        }
-        Some(IpAddr::V4(v4)) => IpAddr::V4(v4),
-        // Without connection info (never in the real server) all requests share a bucket.
-        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+/// The network a client is counted under.
+fn key(addr: Option<ClientAddr>) -> IpNet {
+    match addr {
+        Some(addr) => addr.group(),
+        // Without a resolved address (never in the real server) all requests share a bucket.
+        None => IpNet::default(),
     }
 }
 
@@ -64,10 +61,10 @@ impl RateLimiter {
         (b.tokens + elapsed * self.per_second).min(self.burst)
     }
 
-    /// Takes one request from the peer's budget; `Err(seconds)` until the next one is
+    /// Takes one request from the client's budget; `Err(seconds)` until the next one is
     /// allowed when it is spent.
-    pub fn check(&self, ip: Option<IpAddr>, now: Timestamp) -> Result<(), u64> {
-        let key = key(ip);
+    pub fn check(&self, addr: Option<ClientAddr>, now: Timestamp) -> Result<(), u64> {
+        let key = key(addr);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if !buckets.contains_key(&key) && buckets.len() >= self.capacity {
             self.make_room(&mut buckets, now);
@@ -100,7 +97,7 @@ impl RateLimiter {
         Err(wait)
     }
 
-    fn make_room(&self, buckets: &mut HashMap<IpAddr, Bucket>, now: Timestamp) {
+    fn make_room(&self, buckets: &mut HashMap<IpNet, Bucket>, now: Timestamp) {
         buckets.retain(|_, b| self.refilled(*b, now) < self.burst);
         if buckets.len() >= self.capacity
             && let Some(oldest) = buckets
@@ -117,8 +114,8 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
-    fn ip(s: &str) -> Option<IpAddr> {
-        Some(s.parse().unwrap())
+    fn ip(s: &str) -> Option<ClientAddr> {
+        Some(ClientAddr::new(s.parse().unwrap()))
     }
 
     #[test]
@@ -148,7 +145,8 @@ mod tests {
     fn memory_stays_bounded() {
         let limiter = RateLimiter::with_capacity(1, 1, 3);
         for i in 0..10u8 {
-            let _ = limiter.check(Some(IpAddr::from([10, 0, 0, i])), Timestamp(i64::from(i)));
+            let addr = ClientAddr::new(std::net::IpAddr::from([10, 0, 0, i]));
+            let _ = limiter.check(Some(addr), Timestamp(i64::from(i)));
         }
         assert!(limiter.buckets.lock().unwrap().len() <= 3);
     }

@@ -4,9 +4,9 @@
 //! information (§3.2.1): `client_id`, `client_secret` (once, for clients that use one),
 //! `registration_access_token` and `registration_client_uri` for RFC 7592 management.
 //!
-//! It is a public write endpoint, so before anything is parsed the peer must be within its
-//! rate limit and, in `token` mode, present an initial access token as an RFC 6750
-//! bearer token (§3); the body is read only up to the configured size.
+//! It is a public write endpoint, so before anything is parsed the client address must be
+//! within its rate limit and, in `token` mode, present an initial access token as an RFC
+//! 6750 bearer token (§3); the body is read only up to the configured size.
 
 mod manage;
 
@@ -29,8 +29,8 @@ use serde_json::{Value, json};
 
 use crate::AdminState;
 use crate::bearer::required_bearer_token;
+use crate::client_ip::ClientIp;
 use crate::error::{AdminError, TokenKind};
-use crate::peer::PeerIp;
 
 /// Routes of dynamic registration and RFC 7592 client configuration.
 pub(crate) fn router<S>() -> Router<S>
@@ -48,12 +48,12 @@ where
         )
 }
 
-/// Spends one request of the peer's registration budget.
-pub(crate) fn rate_limit(state: &AdminState, peer: PeerIp) -> Result<(), AdminError> {
+/// Spends one request of the client address's registration budget.
+pub(crate) fn rate_limit(state: &AdminState, ip: ClientIp) -> Result<(), AdminError> {
     state
         .registration
         .limiter
-        .check(peer.0, state.clock.now())
+        .check(ip.0, state.clock.now())
         .map_err(|retry_after_secs| AdminError::RateLimited { retry_after_secs })
 }
 
@@ -132,11 +132,11 @@ async fn registrant(state: &AdminState, headers: &HeaderMap) -> Result<Actor, Ad
 #[tracing::instrument(name = "register", skip_all, fields(client_id))]
 pub(crate) async fn post_register(
     State(state): State<AdminState>,
-    peer: PeerIp,
+    ip: ClientIp,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AdminError> {
-    rate_limit(&state, peer)?;
+    rate_limit(&state, ip)?;
     let actor = registrant(&state, &headers).await?;
     let body = read_body(&state, body).await?;
     let request = parse_registration_request(&body, Some(&state.registration.policy))?;
@@ -150,7 +150,7 @@ pub(crate) async fn post_register(
             actor: &actor,
             action: "registration.create",
             target: Some(client.client_id.as_str()),
-            ip: peer.audit(),
+            ip: ip.audit(),
             detail: audit_detail(client),
         },
         now,

@@ -11,6 +11,8 @@ mod actions;
 mod error;
 mod view;
 
+use std::borrow::Cow;
+
 use anyhow::Context as _;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -26,7 +28,8 @@ use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
 use crate::form::read_form;
 use crate::login::{
-    AuthenticateError, LOGIN_FAILED, authenticate, login_csrf_binding, login_csrf_valid,
+    AuthenticateError, audit_login, authenticate, login_attempt, login_csrf_binding,
+    login_csrf_valid,
 };
 use crate::pages::LoginPage;
 use crate::session::{ClientIp, current_session, start_session};
@@ -150,7 +153,7 @@ pub(crate) async fn get_account(
 fn account_login_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
-    error: Option<&'static str>,
+    error: Option<Cow<'static, str>>,
     status: StatusCode,
     username: String,
 ) -> Result<Response, AccountError> {
@@ -187,22 +190,27 @@ pub(crate) async fn post_account_login(
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {
         return Err(AccountError::StaleForm);
     }
-    let user = authenticate(&state, &form.username, form.password).await?;
-    let Some(user) = user else {
-        tracing::info!("account login failed");
-        return account_login_page(
-            &state,
-            &headers,
-            Some(LOGIN_FAILED),
-            StatusCode::UNAUTHORIZED,
-            form.username,
-        );
+    let attempt = login_attempt(&form.username, form.password, ip, "account_login");
+    let user = match authenticate(&state, attempt).await? {
+        Ok(user) => user,
+        Err(refusal) => {
+            tracing::info!(?refusal, "account login refused");
+            let page = account_login_page(
+                &state,
+                &headers,
+                Some(refusal.message()),
+                refusal.status(),
+                form.username,
+            )?;
+            return Ok(refusal.finish(page));
+        }
     };
     let (session, secret) = start_session(&state, &headers, &ip, user.user_id)
         .await
         .context("start a browser session")
         .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, session_id = %session.session_id, "user logged in to the account page");
+    audit_login(&state, &user, &session, ip, "account_login").await;
     let cookie = state
         .cookies
         .set(CookieKind::Session, secret.expose(), state.sessions.ttl);

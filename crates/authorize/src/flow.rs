@@ -1,6 +1,8 @@
 //! The decision after a request is valid: does the user need to log in, consent, or can a
 //! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent).
 
+use std::borrow::Cow;
+
 use anyhow::Context as _;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -70,7 +72,7 @@ pub(crate) fn login_page(
     state: &AuthorizeState,
     headers: &HeaderMap,
     req: &AuthorizationRequest,
-    error: Option<&'static str>,
+    error: Option<Cow<'static, str>>,
     status: StatusCode,
 ) -> Result<Response, FlowError> {
     let (binding, set_cookie) = login_csrf_binding(state, headers)

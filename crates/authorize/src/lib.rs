@@ -4,6 +4,7 @@
 //! Back-Channel Logout 1.0) and the account page.
 
 mod account;
+mod audit;
 mod authorize;
 pub mod backchannel;
 mod consent;
@@ -27,6 +28,7 @@ use axum::routing::{get, post};
 use portcullis_core::Clock;
 use portcullis_core::csrf::CsrfKey;
 use portcullis_core::keyring::Keyring;
+use portcullis_core::login_throttle::ThrottlePolicy;
 use portcullis_core::password::PasswordHasher;
 use portcullis_core::sessions::SessionEndNotifier;
 use portcullis_core::store::Store;
@@ -66,6 +68,8 @@ pub struct AuthorizeState {
     pub clock: Arc<dyn Clock>,
     /// Password verification.
     pub hasher: PasswordHasher,
+    /// The login throttle every password form is checked under.
+    pub throttle: ThrottlePolicy,
     /// CSRF token key.
     pub csrf: CsrfKey,
     /// Cookie flags.

@@ -24,8 +24,9 @@ use serde::Deserialize;
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
 use crate::form::read_form;
+use crate::session::ClientIp;
 use crate::session::current_session;
-use crate::signout::{Ending, end_sessions};
+use crate::signout::{Ending, SignOut, end_sessions};
 use crate::{AuthorizeState, LOGOUT_PATH};
 use error::LogoutError;
 use request::{LogoutRequest, load_logout_request};
@@ -75,23 +76,25 @@ async fn end_and_answer(
     state: &AuthorizeState,
     req: &LogoutRequest,
     session: &Session,
+    ip: ClientIp,
 ) -> Result<Response, LogoutError> {
     let actor = format!("user:{}", session.user_id);
-    end_sessions(
-        state,
-        session.user_id,
-        Ending::One(session.session_id),
-        &actor,
-    )
-    .await
-    .with_context(|| format!("end session {}", session.session_id))
-    .map_err(LogoutError::SignOutUnavailable)?;
+    let by = SignOut {
+        actor: &actor,
+        ip,
+        via: "logout",
+    };
+    end_sessions(state, session.user_id, Ending::One(session.session_id), by)
+        .await
+        .with_context(|| format!("end session {}", session.session_id))
+        .map_err(LogoutError::SignOutUnavailable)?;
     tracing::info!(user_id = %session.user_id, session_id = %session.session_id, "user signed out");
     Ok(signed_out(state, req.redirect.as_ref()))
 }
 
 async fn logout(
     state: AuthorizeState,
+    ip: ClientIp,
     headers: HeaderMap,
     raw: &str,
 ) -> Result<Response, LogoutError> {
@@ -110,7 +113,7 @@ async fn logout(
             && h.sid.as_deref() == Some(session.session_id.to_string().as_str())
     });
     if started_here {
-        return end_and_answer(&state, &req, &session).await;
+        return end_and_answer(&state, &req, &session, ip).await;
     }
     let username = state
         .store
@@ -135,10 +138,11 @@ async fn logout(
 /// `GET /logout`.
 pub(crate) async fn get_logout(
     State(state): State<AuthorizeState>,
+    ip: ClientIp,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, LogoutError> {
-    logout(state, headers, query.as_deref().unwrap_or("")).await
+    logout(state, ip, headers, query.as_deref().unwrap_or("")).await
 }
 
 /// `POST /logout` (§2: form-encoded parameters). An app's logout form posts from its own
@@ -146,6 +150,7 @@ pub(crate) async fn get_logout(
 /// is moved to a top-level `GET`, which carries it.
 pub(crate) async fn post_logout(
     State(state): State<AuthorizeState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, LogoutError> {
@@ -155,12 +160,13 @@ pub(crate) async fn post_logout(
             Redirect::to(&format!("{LOGOUT_PATH}?{}", params.encode_without(&[]))).into_response(),
         );
     }
-    logout(state, headers, &body).await
+    logout(state, ip, headers, &body).await
 }
 
 /// `POST /logout/confirm`: the user's "Sign out" on the confirmation page.
 pub(crate) async fn post_logout_confirm(
     State(state): State<AuthorizeState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, LogoutError> {
@@ -181,5 +187,5 @@ pub(crate) async fn post_logout_confirm(
     ) {
         return Err(LogoutError::StaleForm);
     }
-    end_and_answer(&state, &req, &session).await
+    end_and_answer(&state, &req, &session, ip).await
 }

@@ -2,11 +2,15 @@
 //! view models, never database rows; askama escapes every value, and client-supplied text
 //! is never marked `|safe`.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::model::Client;
+use portcullis_core::password::retry_after_secs;
 use portcullis_core::scope::ScopeSet;
 
 /// The error page shown when a request cannot be answered by redirect (RFC 6749
@@ -75,10 +79,34 @@ pub(crate) fn stale_account_form() -> Response {
 pub(crate) struct LoginPage {
     pub(crate) client_name: Option<String>,
     pub(crate) action: &'static str,
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<Cow<'static, str>>,
     pub(crate) csrf_token: String,
     pub(crate) request: Option<String>,
     pub(crate) username: String,
+}
+
+/// A wait as a page says it, rounded up: "1 second", "40 seconds", "15 minutes".
+pub(crate) fn wait_in_words(wait: Duration) -> String {
+    let secs = retry_after_secs(wait);
+    let (n, unit) = if secs < 60 {
+        (secs, "second")
+    } else {
+        (secs.div_ceil(60), "minute")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// Adds `Retry-After` in seconds (RFC 9110 §10.2.3) to a 429 or 503 response.
+pub(crate) fn with_retry_after(mut response: Response, wait: Duration) -> Response {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs(wait)),
+    );
+    response
 }
 
 /// One scope as the user reads it.
@@ -179,4 +207,23 @@ pub(crate) async fn get_stylesheet() -> impl IntoResponse {
         ],
         STYLESHEET,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_said_in_whole_seconds_or_minutes_rounded_up() {
+        let cases = [
+            (Duration::from_millis(300), "1 second"),
+            (Duration::from_secs(40), "40 seconds"),
+            (Duration::from_secs(60), "1 minute"),
+            (Duration::from_secs(61), "2 minutes"),
+            (Duration::from_secs(900), "15 minutes"),
+        ];
+        for (wait, words) in cases {
+            assert_eq!(wait_in_words(wait), words);
+        }
+    }
 }

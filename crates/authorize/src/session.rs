@@ -2,11 +2,10 @@
 //! 256-bit cookie value; idle and absolute expiry; a new id at every login (session
 //! fixation, OWASP ASVS V3.2.1).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use portcullis_core::client_addr::ClientAddr;
 use portcullis_core::ids::{SessionId, UserId};
 use portcullis_core::model::Session;
 use portcullis_core::secret::{PlainSecret, SecretHash, SecretKind};
@@ -15,20 +14,24 @@ use portcullis_core::store::StoreError;
 use crate::AuthorizeState;
 use crate::cookies::CookieKind;
 
-/// The peer address, when the server runs with connect info (it does; router tests may not).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ClientIp(pub(crate) Option<String>);
+/// The client address the server resolved for this request (`portcullis_core::client_addr`:
+/// the TCP peer, or what trusted proxies say); absent only in router tests without the
+/// server's resolver.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClientIp(pub(crate) Option<ClientAddr>);
+
+impl ClientIp {
+    /// The address as sessions and audit events record it.
+    pub(crate) fn record(self) -> Option<String> {
+        self.0.map(|addr| addr.to_string())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ci| ci.0.ip().to_string()),
-        ))
+        Ok(ClientIp(parts.extensions.get::<ClientAddr>().copied()))
     }
 }
 
@@ -86,7 +89,7 @@ pub(crate) async fn start_session(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
-        ip: ip.0.clone(),
+        ip: ip.record(),
         created_at: now,
         last_seen_at: now,
         expires_at,

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::Clock;
+use portcullis_core::audit::Actor;
 use portcullis_core::ids::{ClientId, SessionId, UserId};
 use portcullis_core::keyring::Keyring;
 use portcullis_core::logout::{LogoutTokenClaims, client_signing_alg, mint_logout_token};
@@ -24,18 +25,29 @@ pub(crate) use portcullis_core::sessions::Ending;
 
 use crate::AuthorizeState;
 use crate::backchannel::{Backchannel, Delivery, delivery_uri};
+use crate::session::ClientIp;
 
 /// Only OpenID requests get ID tokens, so only their clients hold a `sid` to log out.
 const OPENID: &str = "openid";
 
-/// Ends the sessions, revokes their session-bound grants and starts the back-channel
-/// notifications; returns the sessions that were live and are now ended. `actor` names who
-/// asked, for the audit trail (`user:<id>`).
+/// Who ended sessions, from where and why, for the audit trail.
+pub(crate) struct SignOut<'a> {
+    /// Who asked (`user:<id>`).
+    pub(crate) actor: &'a str,
+    /// From where.
+    pub(crate) ip: ClientIp,
+    /// Which form (`logout`, `sign_out`, `sign_out_everywhere`, `password_change`).
+    pub(crate) via: &'static str,
+}
+
+/// Ends the sessions, revokes their session-bound grants, starts the back-channel
+/// notifications and records the logout (`session.logout`); returns the sessions that were
+/// live and are now ended.
 pub(crate) async fn end_sessions(
     state: &AuthorizeState,
     user_id: UserId,
     which: Ending,
-    actor: &str,
+    by: SignOut<'_>,
 ) -> Result<Vec<SessionId>, StoreError> {
     let ended = portcullis_core::sessions::end_sessions(
         state.store.as_ref(),
@@ -45,7 +57,16 @@ pub(crate) async fn end_sessions(
     )
     .await?;
     if !ended.is_empty() {
-        state.notifier.sessions_ended(&ended, actor).await;
+        state.notifier.sessions_ended(&ended, by.actor).await;
+        crate::audit::record(
+            state,
+            &Actor(by.actor.to_owned()),
+            "session.logout",
+            None,
+            by.ip,
+            serde_json::json!({ "sessions": ended.sessions, "via": by.via }),
+        )
+        .await;
     }
     Ok(ended.sessions)
 }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch, the unit of every JWT `iat`/`exp` (RFC 7519 §2 NumericDate)
 /// and of every timestamp column in both stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod claims;
+pub mod client_addr;
 pub mod client_keys;
 pub mod clients;
 pub mod clock;
@@ -10,6 +11,7 @@ pub mod csrf;
 pub mod grants;
 pub mod ids;
 pub mod keyring;
+pub mod login_throttle;
 pub mod logout;
 pub mod model;
 pub mod password;
@@ -20,8 +22,11 @@ pub mod roles;
 pub mod scope;
 pub mod secret;
 pub mod sessions;
+pub mod sign_in;
 pub mod store;
 pub mod tokens;
 pub mod users;
 
 pub use clock::{Clock, SystemClock, Timestamp};
+/// Re-exported: [`client_addr::ClientAddr::group`] answers in its types.
+pub use ipnet;

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::Timestamp;
 use crate::ids::{ClientId, GrantId, SessionId, UserId};
+use crate::login_throttle::{Admission, AttemptEnd, ThrottleKeys, ThrottlePolicy};
 use crate::model::{
     AccessTokenStanding, AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant,
     InitialAccessToken, RefreshRotation, RefreshToken, Session, SigningKeyRecord, User,
@@ -403,6 +404,43 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
+/// The login throttle's counts ([`crate::login_throttle`]), shared by every replica.
+#[async_trait]
+pub trait LoginThrottleStore: Send + Sync {
+    /// Decides whether a password may be checked now and, if so, counts the attempt, in
+    /// ONE step serialised with every other attempt under any of the same keys (so a
+    /// burst of concurrent guesses cannot all slip in on the same reading):
+    ///
+    /// reads the counts under `keys` (a count whose last failure is `forget_after` old or
+    /// more reads as none); if `policy` holds the attempt back, writes nothing and returns
+    /// [`Admission::Held`]; otherwise adds the attempt as a failure (at `now`) to the
+    /// pair's and the network's counts, and to the account's if
+    /// [`ThrottlePolicy::counts_for_account`] says so for the pair's new count, and
+    /// returns [`Admission::Admitted`] with the counts as they now stand.
+    async fn admit_login_attempt(
+        &self,
+        keys: &ThrottleKeys,
+        policy: &ThrottlePolicy,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError>;
+    /// Ends an admitted attempt that did not fail (see [`AttemptEnd`]): a success forgets
+    /// the pair's and the account's counts and takes one failure back from the network's;
+    /// an attempt never checked takes one back from each count it was added to. No count
+    /// goes below zero.
+    async fn end_login_attempt(
+        &self,
+        keys: &ThrottleKeys,
+        end: AttemptEnd,
+    ) -> Result<(), StoreError>;
+    /// Forgets every count of the account `account` ([`ThrottleKeys::account_of`]): its
+    /// own and every (account, network) pair's. Networks' counts stay. Returns how many
+    /// counts were forgotten (0: the account was not being counted).
+    async fn clear_login_throttle(
+        &self,
+        account: &crate::secret::SecretHash,
+    ) -> Result<u64, StoreError>;
+}
+
 /// Counts of rows removed by one housekeeping pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -414,6 +452,8 @@ pub struct PurgeReport {
     pub sessions: u64,
     /// Revoked token ids past the token's own expiry.
     pub revoked_token_ids: u64,
+    /// Login throttle counts forgotten (`forget_after` past their last failure).
+    pub login_throttles: u64,
 }
 
 /// Housekeeping: removal of rows that can no longer matter.
@@ -439,6 +479,7 @@ pub trait Store:
     + RevocationStore
     + InitialAccessTokenStore
     + AuditStore
+    + LoginThrottleStore
     + PurgeStore
     + Send
     + Sync

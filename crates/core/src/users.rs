@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::Timestamp;
 use crate::ids::UserId;
+use crate::login_throttle::ThrottleKeys;
 use crate::model::{User, UserProfile};
 use crate::password::{PasswordError, PasswordHasher};
 use crate::sessions::{EndedSessions, Ending, end_sessions};
@@ -152,6 +153,16 @@ pub async fn change_password(
     let hash = hasher.hash(password).await?;
     store.set_user_password(user_id, &hash, now).await?;
     Ok(())
+}
+
+/// Clears the login throttle of a user (`portcullis user unlock`, the admin API): every
+/// failure counted against the account, from every network, is forgotten, so its owner
+/// can sign in again at once. Returns how many counts were cleared.
+pub async fn unlock(store: &dyn Store, username: &str) -> Result<u64, UserAdminError> {
+    let user = find_by_username(store, username).await?;
+    Ok(store
+        .clear_login_throttle(&ThrottleKeys::account_of(&user.username))
+        .await?)
 }
 
 /// Disables or re-enables a user; a disabled user cannot log in. Disabling also ends every

@@ -10,7 +10,10 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
-use portcullis_core::password::Argon2Params;
+use portcullis_core::client_addr::{ForwardedHeader, TrustedProxies};
+use portcullis_core::ipnet::IpNet;
+use portcullis_core::login_throttle::ThrottlePolicy;
+use portcullis_core::password::{Argon2Params, HashQueue};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
@@ -121,6 +124,103 @@ pub struct PasswordConfig {
     pub parallelism: u32,
     /// Hashes running at once; more wait (bounded CPU and memory under a login flood).
     pub max_concurrent: usize,
+    /// The longest a password check waits for a hashing slot before it is answered 503
+    /// with `Retry-After`.
+    #[serde(with = "humantime_serde")]
+    pub queue_timeout: Duration,
+    /// How many password checks may wait for a slot at once; one more is answered 503 with
+    /// `Retry-After` at once.
+    pub queue_max: usize,
+}
+
+/// The login throttle (online guessing; see docs/security.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginThrottleConfig {
+    /// Failures in a row one account may take from one network (an IPv4 address, an IPv6
+    /// /64) before each further attempt from there waits.
+    pub free_failures: u32,
+    /// Failures an account may take from all networks together before every attempt on
+    /// it waits; each network adds at most `free_failures` to it.
+    pub account_free_failures: u32,
+    /// Failures one network may make across all accounts before its every attempt waits
+    /// (password spraying).
+    pub address_free_failures: u32,
+    /// The first wait; it doubles with each further failure.
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    /// The longest wait.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Failures are forgotten this long after the last one.
+    #[serde(with = "humantime_serde")]
+    pub forget_after: Duration,
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        let p = ThrottlePolicy::default();
+        LoginThrottleConfig {
+            free_failures: p.free_failures,
+            account_free_failures: p.account_free_failures,
+            address_free_failures: p.address_free_failures,
+            base_delay: p.base_delay,
+            max_delay: p.max_delay,
+            forget_after: p.forget_after,
+        }
+    }
+}
+
+impl LoginThrottleConfig {
+    /// The policy, checked.
+    pub fn policy(&self) -> Result<ThrottlePolicy, ConfigError> {
+        let invalid = |key, problem: &str| ConfigError::Invalid {
+            key,
+            problem: problem.into(),
+        };
+        if self.free_failures == 0 {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__FREE_FAILURES",
+                "must be at least 1",
+            ));
+        }
+        // Below the pair's threshold the account-wide one would throttle an account from a
+        // single network, which is the owner lockout the pair threshold exists to avoid.
+        if self.account_free_failures < self.free_failures {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__ACCOUNT_FREE_FAILURES",
+                "must be at least login_throttle.free_failures",
+            ));
+        }
+        if self.address_free_failures < self.free_failures {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__ADDRESS_FREE_FAILURES",
+                "must be at least login_throttle.free_failures",
+            ));
+        }
+        // Timestamps are whole seconds: a shorter delay would round to none.
+        if self.base_delay < Duration::from_secs(1) || self.max_delay < self.base_delay {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__BASE_DELAY",
+                "must be at least 1s and at most login_throttle.max_delay",
+            ));
+        }
+        // A count forgotten before its delay ends would lift the throttle early.
+        if self.forget_after < self.max_delay {
+            return Err(invalid(
+                "PORTCULLIS_LOGIN_THROTTLE__FORGET_AFTER",
+                "must be at least login_throttle.max_delay",
+            ));
+        }
+        Ok(ThrottlePolicy {
+            free_failures: self.free_failures,
+            account_free_failures: self.account_free_failures,
+            address_free_failures: self.address_free_failures,
+            base_delay: self.base_delay,
+            max_delay: self.max_delay,
+            forget_after: self.forget_after,
+        })
+    }
 }
 
 /// Everything the server and CLI read.
@@ -155,6 +255,11 @@ pub struct Config {
     /// may take to finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Reverse proxies (CIDR blocks or single addresses) whose `forwarded_header` names the
+    /// client; empty (the default): the TCP peer is the client, and no header is read.
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
+    pub forwarded_header: ForwardedHeader,
     /// Logging.
     pub log: LogConfig,
     /// Token lifetimes.
@@ -165,6 +270,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Password hashing.
     pub password: PasswordConfig,
+    /// The login throttle.
+    pub login_throttle: LoginThrottleConfig,
     /// Dynamic client registration (RFC 7591).
     pub registration: RegistrationConfig,
 }
@@ -209,6 +316,8 @@ impl Default for Config {
             metadata_max_age: Duration::from_secs(300),
             purge_interval: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
             log: LogConfig {
                 format: LogFormat::Human,
                 level: "info".into(),
@@ -235,7 +344,10 @@ impl Default for Config {
                 iterations: Argon2Params::default().iterations,
                 parallelism: Argon2Params::default().parallelism,
                 max_concurrent: 4,
+                queue_timeout: Duration::from_secs(2),
+                queue_max: 64,
             },
+            login_throttle: LoginThrottleConfig::default(),
             registration: RegistrationConfig::default(),
         }
     }
@@ -254,6 +366,10 @@ const ENV_PREFIX: &str = "PORTCULLIS_";
 
 /// The longest `tokens.client_cache_ttl` accepted.
 const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The longest `password.queue_timeout` accepted: a browser waiting longer than this for a
+/// login page is better told to come back.
+const MAX_PASSWORD_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest `tokens.refresh_token_reuse_grace` accepted.
 const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -332,8 +448,37 @@ impl Config {
             });
         }
         self.argon2()?;
+        if self.password.queue_timeout > MAX_PASSWORD_QUEUE_TIMEOUT {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_PASSWORD__QUEUE_TIMEOUT",
+                problem: "must be at most 30 seconds".into(),
+            });
+        }
+        self.trusted_proxies()?;
+        self.login_throttle.policy()?;
         self.registration.validate()?;
         Ok(())
+    }
+
+    /// The proxies whose forwarding header is believed, parsed.
+    pub fn trusted_proxies(&self) -> Result<TrustedProxies, ConfigError> {
+        let nets = self
+            .trusted_proxies
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "PORTCULLIS_TRUSTED_PROXIES",
+                        problem: format!(
+                            "{raw:?} is not an address or CIDR block like 10.0.0.0/8 or fd00::/8"
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TrustedProxies::new(nets, self.forwarded_header))
     }
 
     /// The parsed listen address.
@@ -385,6 +530,14 @@ impl Config {
             });
         }
         Ok(p)
+    }
+
+    /// The bounds of the password hashing queue.
+    pub fn hash_queue(&self) -> HashQueue {
+        HashQueue {
+            timeout: self.password.queue_timeout,
+            max_waiting: self.password.queue_max,
+        }
     }
 
     /// Whether cookies may drop `Secure` and the `__Host-` prefix: only for a plain-http
@@ -591,6 +744,71 @@ mod tests {
                 .to_string()
                 .starts_with("PORTCULLIS_TOKENS__CLIENT_CACHE_TTL:")
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_or_addresses_and_bad_ones_are_named() {
+        let mut c = Config::default();
+        assert!(
+            !c.trusted_proxies().unwrap().any(),
+            "no proxy is trusted by default"
+        );
+        c.trusted_proxies = vec!["10.0.0.0/8".into(), "192.0.2.1".into(), "fd00::/8".into()];
+        c.validate().unwrap();
+        let proxies = c.trusted_proxies().unwrap();
+        let client = proxies.client_addr("192.0.2.1".parse().unwrap(), ["203.0.113.4"]);
+        assert_eq!(client.to_string(), "203.0.113.4");
+        c.trusted_proxies = vec!["10.0.0.0/33".into()];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_TRUSTED_PROXIES:")
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_and_the_header_are_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("PORTCULLIS_TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"::1\"]");
+            jail.set_env("PORTCULLIS_FORWARDED_HEADER", "forwarded");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
+            assert_eq!(c.forwarded_header, ForwardedHeader::Forwarded);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_login_throttle_defaults_are_valid_and_its_rules_name_the_key() {
+        let mut c = Config::default();
+        assert_eq!(
+            c.login_throttle.policy().unwrap(),
+            ThrottlePolicy::default()
+        );
+        c.login_throttle.account_free_failures = c.login_throttle.free_failures - 1;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("PORTCULLIS_LOGIN_THROTTLE__ACCOUNT_FREE_FAILURES:")
+        );
+        c.login_throttle = LoginThrottleConfig {
+            forget_after: Duration::from_secs(60),
+            ..LoginThrottleConfig::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("FORGET_AFTER")
+        );
+        c.login_throttle = LoginThrottleConfig {
+            base_delay: Duration::from_millis(500),
+            ..LoginThrottleConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("BASE_DELAY"));
     }
 
     #[test]

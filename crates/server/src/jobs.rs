@@ -72,7 +72,8 @@ async fn purge_once(store: &dyn Store, clock: &dyn Clock, batch: u32, max_batche
                 let total = report.codes
                     + report.refresh_tokens
                     + report.sessions
-                    + report.revoked_token_ids;
+                    + report.revoked_token_ids
+                    + report.login_throttles;
                 if total > 0 {
                     tracing::info!(?report, "purged expired rows");
                 }
@@ -81,6 +82,7 @@ async fn purge_once(store: &dyn Store, clock: &dyn Clock, batch: u32, max_batche
                     && report.refresh_tokens < full
                     && report.sessions < full
                     && report.revoked_token_ids < full
+                    && report.login_throttles < full
                 {
                     return round;
                 }

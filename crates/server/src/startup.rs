@@ -37,6 +37,7 @@ use crate::ops::{self, OpsState};
 use crate::store::{open_store, resolve_key_encryption_key};
 
 mod admin;
+mod client_addr;
 
 /// No request we serve needs a large body; refuse big ones before reading them.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -143,6 +144,7 @@ fn discovery_input(issuer: &str, registration: RegistrationMode) -> DiscoveryInp
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    hasher: PasswordHasher,
     store: Arc<dyn Store>,
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
@@ -192,7 +194,8 @@ impl Application {
         );
         // One hasher, so logins and admin password changes share its concurrency bound.
         let hasher = PasswordHasher::new(config.argon2()?, config.password.max_concurrent)
-            .context("preparing the password hasher")?;
+            .context("preparing the password hasher")?
+            .with_queue(config.hash_queue());
         // One notifier, so logouts and admin session endings send logout tokens alike.
         let backchannel = Backchannel::new(DeliveryPolicy::default())
             .context("preparing back-channel logout delivery")?;
@@ -217,7 +220,8 @@ impl Application {
                 store: store.clone(),
                 issuer: issuer.clone(),
                 clock: clock.clone(),
-                hasher,
+                hasher: hasher.clone(),
+                throttle: config.login_throttle.policy()?,
                 csrf: CsrfKey::derive(keyring.kek()).context("deriving the CSRF key")?,
                 cookies: CookiePolicy {
                     secure: !config.is_loopback_http_issuer(),
@@ -260,6 +264,7 @@ impl Application {
                 store: store.clone(),
             },
         }));
+        let proxies = Arc::new(config.trusted_proxies()?);
         let router = Router::new()
             .merge(portcullis_authorize::router())
             .merge(portcullis_token::router())
@@ -267,6 +272,10 @@ impl Application {
             .merge(ops::router())
             .merge(portcullis_admin::router(config.registration.mode))
             .with_state(state)
+            .layer(axum::middleware::from_fn_with_state(
+                proxies,
+                client_addr::resolve_client_addr,
+            ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
@@ -276,6 +285,7 @@ impl Application {
         Ok(Application {
             listener,
             router,
+            hasher,
             store,
             keyring,
             clock,
@@ -297,6 +307,12 @@ impl Application {
     /// The live keyring.
     pub fn keyring(&self) -> Arc<Keyring> {
         self.keyring.clone()
+    }
+
+    /// The password hasher every login and password change shares (its slots bound the
+    /// hashing work in flight).
+    pub fn password_hasher(&self) -> PasswordHasher {
+        self.hasher.clone()
     }
 
     /// The store the application uses.

@@ -12,8 +12,9 @@
 //! - how a unique violation names its constraint;
 //! - the refresh rotation (one CTE statement on Postgres, a transaction on SQLite);
 //! - `audit_event_seq` (an identity column on Postgres, `max + 1` on SQLite);
-//! - `byte_order!` (`collate "C"`) and `skip_locked!` (purge batches), spliced into
-//!   otherwise shared statements.
+//! - `byte_order!` (`collate "C"`), `for_update!` (row locks where Postgres needs them and
+//!   SQLite's write lock already serialises) and `skip_locked!` (purge batches), spliced
+//!   into otherwise shared statements.
 //!
 //! Migrations stay separate, one folder per backend (`migrations/sqlite/`,
 //! `migrations/postgres/`), logically identical.

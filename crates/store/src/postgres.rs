@@ -38,6 +38,14 @@ macro_rules! byte_order {
     };
 }
 
+/// Rows read to decide a write are locked until the transaction ends, so a concurrent
+/// writer of the same rows waits and then reads what this one wrote.
+macro_rules! for_update {
+    () => {
+        " for update"
+    };
+}
+
 /// Replicas purging at the same time split the candidate rows instead of queueing
 /// behind each other's row locks.
 macro_rules! skip_locked {

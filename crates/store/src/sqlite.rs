@@ -66,6 +66,14 @@ macro_rules! byte_order {
     };
 }
 
+/// SQLite has no row locks: a write transaction holds the database's one write lock from
+/// its first statement (`begin immediate`), which serialises more than `for update` would.
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
+
 /// SQLite has no row locks to skip: one purge statement holds the write lock, briefly.
 macro_rules! skip_locked {
     () => {

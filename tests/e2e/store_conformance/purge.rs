@@ -119,6 +119,7 @@ pub(super) async fn purge_removes_expired_rows_and_keeps_live_ones(store: Arc<dy
             refresh_tokens: 3,
             sessions: 3,
             revoked_token_ids: 1,
+            login_throttles: 0,
         }
     );
     assert_eq!(again, PurgeReport::default(), "a second pass finds nothing");
@@ -253,6 +254,7 @@ pub(super) async fn purge_deletes_at_most_batch_rows_per_table(store: Arc<dyn St
         refresh_tokens: others,
         sessions: others,
         revoked_token_ids: others,
+        login_throttles: 0,
     };
     assert_eq!(
         reports,

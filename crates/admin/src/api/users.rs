@@ -1,6 +1,7 @@
 //! `/admin/users`: list, create, read, update the profile of, disable, enable, set the
-//! password of, assign roles to and end the sessions of users. Passwords travel only in request bodies and
-//! are never returned, logged or audited.
+//! password of, assign roles to, clear the login throttle of and end the sessions of
+//! users. Passwords travel only in request bodies and are never returned, logged or
+//! audited.
 
 use anyhow::Context as _;
 use axum::Json;
@@ -273,6 +274,26 @@ pub(crate) async fn put_user_password(
     .await?;
     record(&state, &admin, "user.set_password", &username, Value::Null).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /admin/users/{username}/unlock`: clears the user's login throttle (every failure
+/// counted against the account, from every network). Answers `{"cleared": n}`, the
+/// number of counts forgotten (`0` when none were kept).
+pub(crate) async fn post_user_unlock(
+    State(state): State<AdminState>,
+    admin: Admin,
+    Path(username): Path<String>,
+) -> Result<Response, AdminError> {
+    let cleared = users::unlock(state.store.as_ref(), &username).await?;
+    record(
+        &state,
+        &admin,
+        "user.unlock",
+        &username,
+        json!({ "cleared": cleared }),
+    )
+    .await?;
+    Ok(Json(json!({ "cleared": cleared })).into_response())
 }
 
 /// `PUT /admin/users/{username}/roles`: replaces the role list.

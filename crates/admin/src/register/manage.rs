@@ -20,17 +20,17 @@ use portcullis_core::registration::{
 use super::{audit_detail, client_information_response, rate_limit, read_body};
 use crate::AdminState;
 use crate::bearer::required_bearer_token;
+use crate::client_ip::ClientIp;
 use crate::error::{AdminError, TokenKind};
-use crate::peer::PeerIp;
 
 /// The client the presented registration access token manages, and the token.
 async fn authorize<'h>(
     state: &AdminState,
-    peer: PeerIp,
+    ip: ClientIp,
     headers: &'h HeaderMap,
     client_id: &str,
 ) -> Result<(Client, &'h str), AdminError> {
-    rate_limit(state, peer)?;
+    rate_limit(state, ip)?;
     let token = required_bearer_token(headers, TokenKind::Registration)?;
     let client = managed_client(state.store.as_ref(), client_id, token)
         .await
@@ -45,7 +45,7 @@ async fn authorize<'h>(
 
 async fn record(
     state: &AdminState,
-    peer: PeerIp,
+    ip: ClientIp,
     action: &str,
     client: &Client,
 ) -> Result<(), AdminError> {
@@ -55,7 +55,7 @@ async fn record(
             actor: &Actor::client(&client.client_id),
             action,
             target: Some(client.client_id.as_str()),
-            ip: peer.audit(),
+            ip: ip.audit(),
             detail: audit_detail(client),
         },
         state.clock.now(),
@@ -69,11 +69,11 @@ async fn record(
 #[tracing::instrument(name = "register.read", skip_all, fields(client_id))]
 pub(crate) async fn get_client_configuration(
     State(state): State<AdminState>,
-    peer: PeerIp,
+    ip: ClientIp,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
-    let (client, token) = authorize(&state, peer, &headers, &client_id).await?;
+    let (client, token) = authorize(&state, ip, &headers, &client_id).await?;
     Ok(Json(client_information_response(&state, &client, None, token)).into_response())
 }
 
@@ -82,12 +82,12 @@ pub(crate) async fn get_client_configuration(
 #[tracing::instrument(name = "register.update", skip_all, fields(client_id))]
 pub(crate) async fn put_client_configuration(
     State(state): State<AdminState>,
-    peer: PeerIp,
+    ip: ClientIp,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AdminError> {
-    let (client, token) = authorize(&state, peer, &headers, &client_id).await?;
+    let (client, token) = authorize(&state, ip, &headers, &client_id).await?;
     let body = read_body(&state, body).await?;
     let request = parse_registration_request(&body, Some(&state.registration.policy))?;
     check_update(&client, &request).map_err(|mismatch| match mismatch {
@@ -107,7 +107,7 @@ pub(crate) async fn put_client_configuration(
         state.clock.now(),
     )
     .await?;
-    record(&state, peer, "registration.update", &updated).await?;
+    record(&state, ip, "registration.update", &updated).await?;
     tracing::info!(client_id = %client_id, "client {client_id} updated its registration");
     Ok(Json(client_information_response(
         &state,
@@ -123,13 +123,13 @@ pub(crate) async fn put_client_configuration(
 #[tracing::instrument(name = "register.delete", skip_all, fields(client_id))]
 pub(crate) async fn delete_client_configuration(
     State(state): State<AdminState>,
-    peer: PeerIp,
+    ip: ClientIp,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
-    let (client, _) = authorize(&state, peer, &headers, &client_id).await?;
+    let (client, _) = authorize(&state, ip, &headers, &client_id).await?;
     clients::delete_client(state.store.as_ref(), &client_id).await?;
-    record(&state, peer, "registration.delete", &client).await?;
+    record(&state, ip, "registration.delete", &client).await?;
     tracing::info!(client_id = %client_id, "client {client_id} deleted its registration");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

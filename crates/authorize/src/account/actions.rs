@@ -7,14 +7,21 @@
 //! - `POST /account/sessions/end` and `/account/sessions/end-all`: "Sign out" and "Sign out
 //!   everywhere", with back-channel logout (`signout`).
 //! - `POST /account/password`: the current password, the new one twice (NIST SP 800-63B
-//!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3).
+//!   §5.1.1.2: at least 8 characters); every other session ends (OWASP ASVS V3.3.3). The
+//!   current password is checked under the login throttle like a login (429 with
+//!   `Retry-After` after too many failures); when every password hashing slot is busy it
+//!   answers 503 with `Retry-After` at once.
+
+use std::borrow::Cow;
 
 use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use portcullis_core::ids::{AuditEventId, ClientId, SessionId, UserId};
-use portcullis_core::model::AuditEvent;
+use portcullis_core::audit::Actor;
+use portcullis_core::ids::{ClientId, SessionId, UserId};
+use portcullis_core::password::PasswordError;
+use portcullis_core::sign_in::Attempt;
 use portcullis_core::users::{UserAdminError, change_password};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -22,9 +29,10 @@ use serde::Deserialize;
 use super::error::AccountError;
 use super::{CsrfProtected, read_account_form, view};
 use crate::AuthorizeState;
+use crate::login::{Refusal, authenticate};
 use crate::logout::signed_out;
 use crate::session::ClientIp;
-use crate::signout::{Ending, end_sessions};
+use crate::signout::{Ending, SignOut, end_sessions};
 
 fn back_to_account(done: &str) -> Response {
     Redirect::to(&format!("{}?done={done}", crate::ACCOUNT_PATH)).into_response()
@@ -34,26 +42,23 @@ fn actor(user_id: UserId) -> String {
     format!("user:{user_id}")
 }
 
-/// Appends an audit event; a failure is logged and does not undo the change.
+/// Appends an audit event of the user's own change.
 async fn audit(
     state: &AuthorizeState,
     user_id: UserId,
     action: &str,
     target: Option<String>,
-    ip: &ClientIp,
+    ip: ClientIp,
 ) {
-    let event = AuditEvent {
-        audit_event_id: AuditEventId::random(),
-        at: state.clock.now(),
-        actor: actor(user_id),
-        action: action.to_owned(),
+    crate::audit::record(
+        state,
+        &Actor::user(user_id),
+        action,
         target,
-        ip: ip.0.clone(),
-        detail: serde_json::json!({}),
-    };
-    if let Err(e) = state.store.record_audit_event(&event).await {
-        tracing::error!(error = ?e, user_id = %user_id, action, "recording an account change failed");
-    }
+        ip,
+        serde_json::json!({}),
+    )
+    .await;
 }
 
 #[derive(Deserialize)]
@@ -90,7 +95,7 @@ pub(crate) async fn post_revoke_app(
         user.user_id,
         "account.app_revoke",
         Some(client_id.0),
-        &ip,
+        ip,
     )
     .await;
     Ok(back_to_account("app-revoked"))
@@ -112,6 +117,7 @@ impl CsrfProtected for EndSessionForm {
 /// signing out here.
 pub(crate) async fn post_end_session(
     State(state): State<AuthorizeState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, AccountError> {
@@ -132,15 +138,15 @@ pub(crate) async fn post_end_session(
     if !own {
         return Ok(Redirect::to(crate::ACCOUNT_PATH).into_response());
     }
-    end_sessions(
-        &state,
-        user.user_id,
-        Ending::One(target),
-        &actor(user.user_id),
-    )
-    .await
-    .with_context(|| format!("end session {target}"))
-    .map_err(AccountError::Unavailable)?;
+    let by = SignOut {
+        actor: &actor(user.user_id),
+        ip,
+        via: "sign_out",
+    };
+    end_sessions(&state, user.user_id, Ending::One(target), by)
+        .await
+        .with_context(|| format!("end session {target}"))
+        .map_err(AccountError::Unavailable)?;
     Ok(if target == session.session_id {
         signed_out(&state, None)
     } else {
@@ -162,19 +168,20 @@ impl CsrfProtected for EndAllForm {
 /// `POST /account/sessions/end-all`: "Sign out everywhere", this browser included.
 pub(crate) async fn post_end_all_sessions(
     State(state): State<AuthorizeState>,
+    ip: ClientIp,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, AccountError> {
     let (_, _, user) = read_account_form::<EndAllForm>(&state, &headers, &body).await?;
-    end_sessions(
-        &state,
-        user.user_id,
-        Ending::All { keep: None },
-        &actor(user.user_id),
-    )
-    .await
-    .context("end every session")
-    .map_err(AccountError::Unavailable)?;
+    let by = SignOut {
+        actor: &actor(user.user_id),
+        ip,
+        via: "sign_out_everywhere",
+    };
+    end_sessions(&state, user.user_id, Ending::All { keep: None }, by)
+        .await
+        .context("end every session")
+        .map_err(AccountError::Unavailable)?;
     Ok(signed_out(&state, None))
 }
 
@@ -200,25 +207,30 @@ pub(crate) async fn post_change_password(
     body: String,
 ) -> Result<Response, AccountError> {
     let (form, session, user) = read_account_form::<PasswordForm>(&state, &headers, &body).await?;
-    let refuse = |message: &'static str| {
-        view::render(
-            &state,
-            &session,
-            &user,
-            None,
-            Some(message),
-            StatusCode::BAD_REQUEST,
-        )
+    let page = |status: StatusCode, message: Cow<'static, str>| {
+        view::render(&state, &session, &user, None, Some(message), status)
     };
-    let verified = state
-        .hasher
-        .verify(Some(&user.password_hash), form.current_password)
-        .await
-        .context("verify the current password")
-        .map_err(AccountError::Unavailable)?;
-    if !verified {
-        tracing::info!(user_id = %user.user_id, "password change refused: wrong current password");
-        return refuse("Your current password is not correct.").await;
+    let refuse = |message: &'static str| page(StatusCode::BAD_REQUEST, Cow::Borrowed(message));
+    let wait = |refusal: Refusal| async move {
+        let response = page(refusal.status(), refusal.message()).await?;
+        Ok(refusal.finish(response))
+    };
+    // The current password is a password check like a login's: a stolen session must not
+    // become a way to guess it without limit.
+    let attempt = Attempt {
+        username: &user.username,
+        password: form.current_password,
+        client: ip.0,
+        actor: Actor::user(user.user_id),
+        via: "password_change",
+    };
+    match authenticate(&state, attempt).await? {
+        Ok(_) => {}
+        Err(Refusal::Incorrect) => {
+            tracing::info!(user_id = %user.user_id, "password change refused: wrong current password");
+            return refuse("Your current password is not correct.").await;
+        }
+        Err(refusal) => return wait(refusal).await,
     }
     if form.new_password.expose_secret() != form.confirm_password.expose_secret() {
         return refuse("The new passwords do not match.").await;
@@ -232,18 +244,29 @@ pub(crate) async fn post_change_password(
         now,
     )
     .await;
-    if let Err(UserAdminError::WeakPassword) = changed {
-        return refuse("The new password must be at least 8 characters.").await;
+    match changed {
+        Err(UserAdminError::WeakPassword) => {
+            return refuse("The new password must be at least 8 characters.").await;
+        }
+        Err(UserAdminError::Password(PasswordError::Busy { retry_after })) => {
+            return wait(Refusal::Busy { retry_after }).await;
+        }
+        _ => {}
     }
     changed
         .with_context(|| format!("change the password of user {}", user.user_id))
         .map_err(AccountError::Unavailable)?;
     tracing::info!(user_id = %user.user_id, "user changed their password");
-    audit(&state, user.user_id, "account.password_change", None, &ip).await;
+    audit(&state, user.user_id, "account.password_change", None, ip).await;
     let keep = Ending::All {
         keep: Some(session.session_id),
     };
-    end_sessions(&state, user.user_id, keep, &actor(user.user_id))
+    let by = SignOut {
+        actor: &actor(user.user_id),
+        ip,
+        via: "password_change",
+    };
+    end_sessions(&state, user.user_id, keep, by)
         .await
         .context("end the other sessions after a password change")
         .map_err(AccountError::Unavailable)?;

@@ -1,6 +1,7 @@
 //! The account page's view model: built from the store, in plain words (scopes described,
 //! times in UTC, a device named from its user agent), never raw rows.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use anyhow::Context as _;
@@ -31,7 +32,7 @@ pub(crate) struct AccountPage {
     pub(crate) sessions: Vec<SessionView>,
     pub(crate) csrf_token: String,
     pub(crate) notice: Option<&'static str>,
-    pub(crate) error: Option<&'static str>,
+    pub(crate) error: Option<Cow<'static, str>>,
 }
 
 /// An app the user gave access to.
@@ -59,7 +60,7 @@ pub(crate) async fn render(
     session: &Session,
     user: &User,
     notice: Option<&'static str>,
-    error: Option<&'static str>,
+    error: Option<Cow<'static, str>>,
     status: StatusCode,
 ) -> Result<Response, AccountError> {
     let apps = apps(state, user)

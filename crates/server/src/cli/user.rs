@@ -1,5 +1,5 @@
-//! `portcullis user …`: create, list, disable, enable and set-password, through the same
-//! domain functions the admin API uses.
+//! `portcullis user …`: create, list, disable, enable, set-password and unlock, through the
+//! same domain functions the admin API uses.
 
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -61,6 +61,13 @@ pub(crate) enum UserCommand {
         /// Role (repeatable).
         #[arg(long = "role", value_name = "R")]
         roles: Vec<String>,
+    },
+    /// Clear a user's login throttle: failures counted against the account, from every
+    /// network, are forgotten, so the owner can sign in again at once.
+    Unlock {
+        /// Login name.
+        #[arg(value_name = "USERNAME")]
+        username: String,
     },
     /// Replace a user's password, read from the first line of stdin.
     SetPassword {
@@ -201,6 +208,18 @@ pub(crate) async fn run(
             )
             .await?;
             writeln!(out, "roles of {username}: {}", user.roles.join(" "))?;
+        }
+        UserCommand::Unlock { username } => {
+            let cleared = users::unlock(store.as_ref(), &username).await?;
+            super::audit(
+                &store,
+                clock,
+                "user.unlock",
+                &username,
+                serde_json::json!({ "cleared": cleared }),
+            )
+            .await?;
+            writeln!(out, "cleared the login throttle of {username}")?;
         }
         UserCommand::SetPassword {
             username,

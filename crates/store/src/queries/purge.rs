@@ -82,11 +82,24 @@ impl PurgeStore for DbStore {
                 batch,
             )
             .await?;
+        let login_throttles = self
+            .purge(
+                concat!(
+                    "delete from login_throttle where throttle_key in \
+                     (select throttle_key from login_throttle where expires_at < $1 limit $2",
+                    skip_locked!(),
+                    ")"
+                ),
+                now,
+                batch,
+            )
+            .await?;
         Ok(PurgeReport {
             codes,
             refresh_tokens,
             sessions,
             revoked_token_ids,
+            login_throttles,
         })
     }
 }

@@ -15,6 +15,7 @@ pub(super) mod error;
 mod grants;
 mod health;
 mod keys;
+mod login_throttle;
 mod purge;
 pub(super) mod refresh_tokens;
 mod registration;
