@@ -10,8 +10,8 @@ use openidconnect::core::{
 };
 use openidconnect::registration::EmptyAdditionalClientMetadata;
 use openidconnect::{
-    AuthorizationCode, ClientName, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, RedirectUrl,
-    Scope, TokenResponse,
+    AuthorizationCode, ClientName, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use portcullis_core::Clock as _;
 use portcullis_core::ids::ClientId;
@@ -84,6 +84,9 @@ pub(crate) async fn relying_party_library_registers_a_client_that_then_signs_a_u
             Nonce::new_random,
         )
         .add_scope(Scope::new("email".into()))
+        // It registered the refresh_token grant without naming a scope: the scope it was
+        // given must let it ask for what that grant needs (OIDC Core §11).
+        .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge)
         .url();
     let browser = Browser::new(&app.base_url).unwrap();
@@ -105,6 +108,16 @@ pub(crate) async fn relying_party_library_registers_a_client_that_then_signs_a_u
         .claims(&client.id_token_verifier(), &nonce)
         .unwrap()
         .clone();
+    let refreshed = client
+        .exchange_refresh_token(
+            token
+                .refresh_token()
+                .expect("the refresh token the client registered for"),
+        )
+        .unwrap()
+        .request_async(&app.http)
+        .await
+        .unwrap();
 
     // Assert
     assert!(
@@ -126,6 +139,10 @@ pub(crate) async fn relying_party_library_registers_a_client_that_then_signs_a_u
     assert_eq!(
         claims.audiences()[0].as_str(),
         registered.client_id().as_str()
+    );
+    assert!(
+        refreshed.refresh_token().is_some(),
+        "the refresh token rotates"
     );
 }
 

@@ -183,16 +183,60 @@ fn check_response_types(
     Ok(())
 }
 
+/// The scope a user grants for a refresh token to be issued (OIDC Core §11).
+const OFFLINE_ACCESS: &str = "offline_access";
+/// The scope that makes a request an OpenID Connect one.
+const OPENID: &str = "openid";
+
+/// `scope` with offline_access added.
+fn with_offline_access(scope: ScopeSet) -> ScopeSet {
+    match ScopeSet::parse(OFFLINE_ACCESS) {
+        Ok(offline) => scope.union(&offline),
+        // A constant, well-formed token: cannot happen.
+        Err(_) => scope,
+    }
+}
+
 fn apply_policy(new: &mut NewClient, policy: &RegistrationPolicy) -> Result<(), RegistrationError> {
+    let wants_refresh_tokens = new
+        .grant_types
+        .iter()
+        .any(|g| GrantType::parse(g) == Some(GrantType::RefreshToken));
+    let defaulted = new.scope.is_none();
     let scope = match &new.scope {
         None => policy.default_scope.clone(),
         Some(raw) => ScopeSet::parse(raw)
             .map_err(|_| invalid("scope", "must be space-separated RFC 6749 scope tokens"))?,
     };
+    // A client that registers the refresh_token grant and names no scope is a relying
+    // party signing users in, whose every request carries `openid`: refresh tokens then
+    // come only with offline_access (OIDC Core §11), so its default scope includes it.
+    let scope = if defaulted && wants_refresh_tokens {
+        with_offline_access(scope)
+    } else {
+        scope
+    };
     if !scope.is_subset_of(&policy.allowed_scope) {
         return Err(invalid(
-            "scope",
-            "asks for a scope this server does not grant to dynamically registered clients",
+            if defaulted { "grant_types" } else { "scope" },
+            if defaulted && wants_refresh_tokens {
+                "the refresh_token grant needs offline_access in scope (OIDC Core §11), \
+                 which this server does not grant to dynamically registered clients"
+            } else {
+                "asks for a scope this server does not grant to dynamically registered clients"
+            },
+        ));
+    }
+    // Never accept a grant type the client can never be used for: with neither
+    // offline_access nor any scope besides openid, no request it can make yields a
+    // refresh token (OpenID requests need offline_access; others need some scope).
+    if wants_refresh_tokens
+        && !scope.contains(OFFLINE_ACCESS)
+        && scope.iter().all(|token| token == OPENID)
+    {
+        return Err(invalid(
+            "grant_types",
+            "the refresh_token grant needs offline_access in scope (OIDC Core §11)",
         ));
     }
     new.scope = Some(scope.to_string());
@@ -287,6 +331,54 @@ mod tests {
             None,
         );
         assert!(admin.is_ok(), "the operator is not capped");
+    }
+
+    #[test]
+    fn the_refresh_token_grant_comes_with_offline_access_or_is_refused() {
+        let offline = RegistrationPolicy {
+            allowed_scope: ScopeSet::parse("openid profile email offline_access").unwrap(),
+            default_scope: ScopeSet::parse("openid profile email").unwrap(),
+            ..policy()
+        };
+        let register = |v: Value, policy: &RegistrationPolicy| {
+            parse_registration_request(v.to_string().as_bytes(), Some(policy))
+        };
+        let both = json!({"redirect_uris": ["https://a.example/cb"],
+            "grant_types": ["authorization_code", "refresh_token"]});
+        let with_scope = |scope: &str| {
+            let mut v = both.clone();
+            v["scope"] = json!(scope);
+            v
+        };
+
+        let defaulted = register(both.clone(), &offline).unwrap();
+        assert_eq!(
+            defaulted.new.scope.as_deref(),
+            Some("email offline_access openid profile"),
+            "the default scope gains offline_access for a refresh_token client"
+        );
+        let code_only = register(json!({"redirect_uris": ["https://a.example/cb"]}), &offline);
+        assert_eq!(
+            code_only.unwrap().new.scope.as_deref(),
+            Some("email openid profile"),
+            "and only for one"
+        );
+        let e = register(both.clone(), &policy()).unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+        assert!(
+            e.to_string().starts_with("grant_types:") && e.to_string().contains("offline_access"),
+            "a policy without offline_access refuses the grant it could never serve: {e}"
+        );
+        let e = register(with_scope("openid"), &offline).unwrap_err();
+        assert!(
+            e.to_string().starts_with("grant_types:") && e.to_string().contains("offline_access"),
+            "openid alone can never yield a refresh token: {e}"
+        );
+        assert!(
+            register(with_scope("openid profile"), &offline).is_ok(),
+            "a plain OAuth request for profile can"
+        );
+        assert!(register(with_scope("openid offline_access"), &offline).is_ok());
     }
 
     #[test]
