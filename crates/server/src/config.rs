@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use figment::Figment;
@@ -389,8 +390,15 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let env = env_provider();
-        warn_unknown_env(&env);
+        let known = Arc::new(known_keys());
+        warn_unknown_env(&env_provider(), &known);
+        // Unknown variables are left out, not refused: the prefix is not ours alone.
+        // Kubernetes injects `PORTCULLIS_PORT=tcp://…`, `PORTCULLIS_SERVICE_HOST` and
+        // friends into every pod beside a Service named `portcullis`, and wrappers set
+        // names like `PORTCULLIS_BIN`. (Unknown keys in a TOML file stay an error: the
+        // file is ours, so an unknown key there is a typo.)
+        let env =
+            env_provider().filter(move |key| known.contains(&key.as_str().to_ascii_lowercase()));
         let config: Config = figment
             .merge(env)
             .extract()
@@ -598,9 +606,8 @@ fn env_provider() -> Env {
     Env::prefixed(ENV_PREFIX).ignore(&["CONFIG"]).split("__")
 }
 
-/// Unknown `PORTCULLIS_*` variables are usually typos; say so instead of ignoring them.
-fn warn_unknown_env(env: &Env) {
-    let known = known_keys();
+/// Unknown `PORTCULLIS_*` variables may be typos; say so, since they are ignored.
+fn warn_unknown_env(env: &Env, known: &BTreeSet<String>) {
     for (key, _) in env.iter() {
         let key = key.as_str().to_ascii_lowercase();
         if !known.contains(&key) {
@@ -839,6 +846,47 @@ mod tests {
             assert_eq!(c.tokens.id_token_ttl, Duration::from_secs(120));
             Ok(())
         });
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_ignored_not_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            // What Kubernetes injects beside a Service named `portcullis`, and a wrapper's.
+            jail.set_env("PORTCULLIS_PORT", "tcp://10.0.0.1:8080");
+            jail.set_env("PORTCULLIS_PORT_8080_TCP_ADDR", "10.0.0.1");
+            jail.set_env("PORTCULLIS_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("PORTCULLIS_BIN", "/usr/local/bin/portcullis");
+            jail.set_env("PORTCULLIS_TOKENS__NO_SUCH_KEY", "1");
+            jail.set_env("PORTCULLIS_ISSUER", "https://id.example");
+            let config = Config::load(None).unwrap();
+            assert_eq!(
+                config.issuer, "https://id.example",
+                "known ones still apply"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_key_of_the_example_configuration_is_known() {
+        // The environment filter keeps only known keys: one it did not know would be
+        // silently ignored when set through the environment.
+        let example = figment::Provider::data(&Toml::string(include_str!(
+            "../../../config/portcullis.example.toml"
+        )))
+        .unwrap();
+        let mut keys = BTreeSet::new();
+        for dict in example.values() {
+            collect_keys("", dict, &mut keys);
+        }
+        assert!(keys.contains("issuer"), "the example was read: {keys:?}");
+        let known = known_keys();
+        let unknown: Vec<_> = keys.difference(&known).collect();
+        assert!(
+            unknown.is_empty(),
+            "not known to the environment filter: {unknown:?}"
+        );
     }
 
     #[test]
