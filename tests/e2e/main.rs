@@ -174,6 +174,8 @@ server_tests!(
     token::refresh_by_another_client_is_invalid_grant_and_spends_nothing,
     token::disabled_user_gets_no_new_tokens,
     token::concurrent_redemptions_of_one_code_succeed_exactly_once,
+    token::a_refused_presenter_leaves_the_code_to_its_owner,
+    token::only_a_replay_that_passes_the_checks_revokes_the_grant,
     lifecycle::client_credentials_issues_a_token_for_the_client_itself,
     lifecycle::client_credentials_is_refused_to_public_clients_and_clients_without_the_grant,
     lifecycle::client_credentials_scope_may_narrow_but_never_widen_or_name_a_user_scope,
