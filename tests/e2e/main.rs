@@ -19,6 +19,7 @@ mod lifecycle;
 mod logout;
 mod ops;
 mod private_key_jwt;
+mod public_consent;
 mod races;
 mod registration;
 mod signin;
@@ -132,6 +133,8 @@ server_tests!(
     signin::failed_logins_say_the_same_thing_for_every_reason,
     signin::request_rules_after_the_redirect_uri_is_proven,
     signin::login_hint_prefills_the_username,
+    public_consent::public_clients_are_asked_every_time_unless_first_party,
+    public_consent::only_an_operator_marks_a_client_first_party,
     userinfo::profile_and_email_scopes_release_exactly_their_claims,
     userinfo::openid_scope_alone_releases_only_sub,
     userinfo::post_with_the_token_in_a_form_body_works,

@@ -1,5 +1,6 @@
 //! The decision after a request is valid: does the user need to log in, consent, or can a
-//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent).
+//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent, which
+//! public clients only get when the operator marked them first party: RFC 8252 §8.6).
 
 use anyhow::Context as _;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -49,13 +50,17 @@ pub(crate) async fn decide(
         }
         return login_page(state, headers, req, None, StatusCode::OK);
     };
-    let consent = state
-        .store
-        .find_consent(user.user_id, &proven.client.client_id)
-        .await
-        .context("load the remembered consent")
-        .map_err(|e| to.unavailable(e))?;
-    let consented = consent.is_some_and(|c| req.scope.is_subset_of(&c.scope));
+    // A public client's remembered consent proves nothing about who is asking now (see
+    // `Client::remembered_consent_applies`): the user is asked every time, unless the
+    // operator vouches for the client.
+    let consented = proven.client.remembered_consent_applies()
+        && state
+            .store
+            .find_consent(user.user_id, &proven.client.client_id)
+            .await
+            .context("load the remembered consent")
+            .map_err(|e| to.unavailable(e))?
+            .is_some_and(|c| req.scope.is_subset_of(&c.scope));
     if req.prompt.consent || !consented {
         if req.prompt.none {
             return Err(to.refuse(AuthorizeError::ConsentRequired));
