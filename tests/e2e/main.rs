@@ -17,6 +17,7 @@ mod cli;
 mod discovery;
 mod lifecycle;
 mod logout;
+mod malformed;
 mod ops;
 mod private_key_jwt;
 mod public_consent;
@@ -119,6 +120,11 @@ server_tests!(
     ops::health_and_readiness_answer_when_the_store_is_up,
     ops::unknown_paths_get_404_with_nosniff,
     ops::oversized_request_bodies_are_refused,
+    malformed::malformed_browser_posts_get_our_error_page,
+    malformed::malformed_token_requests_get_rfc_6749_json,
+    malformed::malformed_userinfo_and_registration_requests_get_json,
+    malformed::malformed_admin_requests_get_json,
+    malformed::malformed_query_strings_get_our_page,
     authorize::unknown_client_or_unregistered_redirect_shows_a_page_and_never_redirects,
     authorize::errors_after_validation_redirect_with_state_and_iss,
     authorize::post_authorize_validates_the_same_way,

@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod bearer;
 mod error;
+mod extract;
 mod peer;
 pub mod rate_limit;
 mod register;

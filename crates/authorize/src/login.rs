@@ -20,7 +20,7 @@ use crate::AuthorizeState;
 use crate::cookies::CookieKind;
 use crate::error::{AuthorizeError, FlowError};
 use crate::flow::{login_page, with_cookie};
-use crate::form::read_form;
+use crate::form::{FormBody, read_form};
 use crate::request::load_request;
 use crate::session::{ClientIp, start_session};
 
@@ -114,7 +114,7 @@ pub(crate) async fn post_login(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, FlowError> {
     let form: LoginForm = read_form(&headers, &body)?;
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {

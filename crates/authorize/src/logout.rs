@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
-use crate::form::read_form;
+use crate::form::{FormBody, read_form};
 use crate::session::current_session;
 use crate::signout::{Ending, end_sessions};
 use crate::{AuthorizeState, LOGOUT_PATH};
@@ -147,7 +147,7 @@ pub(crate) async fn get_logout(
 pub(crate) async fn post_logout(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, LogoutError> {
     if state.cookies.read(&headers, CookieKind::Session).is_none() && !body.is_empty() {
         let params = crate::request::RawParams::parse(&body).map_err(|_| LogoutError::Malformed)?;
@@ -162,7 +162,7 @@ pub(crate) async fn post_logout(
 pub(crate) async fn post_logout_confirm(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, LogoutError> {
     let form: ConfirmForm = read_form(&headers, &body)?;
     let req = load_logout_request(&state, &form.request).await?;

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod ids;
 pub mod keyring;
 pub mod logout;
+pub mod media_type;
 pub mod model;
 pub mod password;
 pub mod pkce;

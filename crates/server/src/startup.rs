@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{FromRef, MatchedPath};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
 use axum::http::{HeaderValue, Request, header};
 use portcullis_admin::AdminState;
 use portcullis_authorize::{
@@ -27,7 +27,6 @@ use portcullis_token::{ClientCache, JwksCache, TokenState};
 use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -38,7 +37,10 @@ use crate::store::{open_store, resolve_key_encryption_key};
 
 mod admin;
 
-/// No request we serve needs a large body; refuse big ones before reading them.
+/// No request we serve needs a large body. The limit is axum's `DefaultBodyLimit`, which
+/// every body extractor of ours reads through (the token and registration endpoints read
+/// with smaller bounds of their own), so an oversized body is refused in each endpoint's
+/// own error shape rather than by a layer answering in plain text.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every endpoint crate's state; `FromRef` hands each router only its own part. axum
@@ -271,7 +273,7 @@ impl Application {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(TraceLayer::new_for_http().make_span_with(request_span));
         Ok(Application {
             listener,

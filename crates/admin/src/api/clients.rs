@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::clients::{self, client_information};
@@ -18,6 +18,7 @@ use super::{json_body, record};
 use crate::AdminState;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::{AdminBody, Path};
 use crate::register::audit_detail;
 
 /// `GET /admin/clients`.
@@ -37,7 +38,7 @@ pub(crate) async fn get_clients(
 pub(crate) async fn post_client(
     State(state): State<AdminState>,
     admin: Admin,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let mut new = parse_registration_request(&body, None)?.new;
     new.first_party = Some(first_party(&body)?);
@@ -73,7 +74,7 @@ pub(crate) async fn put_client(
     State(state): State<AdminState>,
     admin: Admin,
     Path(client_id): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let mut new = parse_registration_request(&body, None)?.new;
     // A full replacement: leaving `first_party` out makes the client third party again.

@@ -4,8 +4,7 @@
 
 use anyhow::Context as _;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::model::{User, UserProfile};
@@ -19,6 +18,7 @@ use super::{json_body, record};
 use crate::AdminState;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::{AdminBody, Path};
 
 /// A user as the admin API shows it: never the password hash.
 pub(crate) fn user_view(u: &User) -> Value {
@@ -115,7 +115,7 @@ pub(crate) async fn get_users(
 pub(crate) async fn post_user(
     State(state): State<AdminState>,
     admin: Admin,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: CreateUserBody = json_body(&body)?;
     let new = NewUser {
@@ -159,7 +159,7 @@ pub(crate) async fn put_user(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let profile: ProfileBody = json_body(&body)?;
     let user = users::update_profile(
@@ -260,7 +260,7 @@ pub(crate) async fn put_user_password(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: PasswordBody = json_body(&body)?;
     users::set_password(
@@ -280,7 +280,7 @@ pub(crate) async fn put_user_roles(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: RolesBody = json_body(&body)?;
     let user =

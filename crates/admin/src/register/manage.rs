@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::audit::{self, Actor, Change};
@@ -21,6 +21,7 @@ use super::{audit_detail, client_information_response, rate_limit, read_body};
 use crate::AdminState;
 use crate::bearer::required_bearer_token;
 use crate::error::{AdminError, TokenKind};
+use crate::extract::Path;
 use crate::peer::PeerIp;
 
 /// The client the presented registration access token manages, and the token.

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use super::error::AccountError;
 use super::{CsrfProtected, read_account_form, view};
 use crate::AuthorizeState;
+use crate::form::FormBody;
 use crate::logout::signed_out;
 use crate::session::ClientIp;
 use crate::signout::{Ending, end_sessions};
@@ -73,7 +74,7 @@ pub(crate) async fn post_revoke_app(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, _, user) = read_account_form::<RevokeForm>(&state, &headers, &body).await?;
     let client_id = ClientId(form.client_id);
@@ -113,7 +114,7 @@ impl CsrfProtected for EndSessionForm {
 pub(crate) async fn post_end_session(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, session, user) =
         read_account_form::<EndSessionForm>(&state, &headers, &body).await?;
@@ -163,7 +164,7 @@ impl CsrfProtected for EndAllForm {
 pub(crate) async fn post_end_all_sessions(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (_, _, user) = read_account_form::<EndAllForm>(&state, &headers, &body).await?;
     end_sessions(
@@ -197,7 +198,7 @@ pub(crate) async fn post_change_password(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, session, user) = read_account_form::<PasswordForm>(&state, &headers, &body).await?;
     let refuse = |message: &'static str| {
