@@ -24,6 +24,7 @@ mod public_consent;
 mod races;
 mod registration;
 mod signin;
+mod slow_clients;
 mod store_conformance;
 mod token;
 mod userinfo;

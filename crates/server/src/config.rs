@@ -155,6 +155,18 @@ pub struct Config {
     /// may take to finish after SIGTERM.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's line and headers, from the first
+    /// byte or, on a kept-alive connection, from the previous answer (so it is also how
+    /// long an idle connection stays open). A slow client holds a connection no longer.
+    #[serde(with = "humantime_serde")]
+    pub http_header_read_timeout: Duration,
+    /// How long one request may take once its headers are in, body and answer included;
+    /// past it the answer is `408 Request Timeout`.
+    #[serde(with = "humantime_serde")]
+    pub http_request_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog until one
+    /// closes. Lowered at start-up to what the open-files limit leaves for connections.
+    pub http_max_connections: usize,
     /// Logging.
     pub log: LogConfig,
     /// Token lifetimes.
@@ -209,6 +221,9 @@ impl Default for Config {
             metadata_max_age: Duration::from_secs(300),
             purge_interval: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(20),
+            http_header_read_timeout: Duration::from_secs(30),
+            http_request_timeout: Duration::from_secs(30),
+            http_max_connections: 4096,
             log: LogConfig {
                 format: LogFormat::Human,
                 level: "info".into(),
@@ -323,6 +338,28 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "PORTCULLIS_KEYS__RELOAD_INTERVAL",
                 problem: "intervals must be greater than zero".into(),
+            });
+        }
+        for (key, timeout) in [
+            (
+                "PORTCULLIS_HTTP_HEADER_READ_TIMEOUT",
+                self.http_header_read_timeout,
+            ),
+            ("PORTCULLIS_HTTP_REQUEST_TIMEOUT", self.http_request_timeout),
+        ] {
+            // Zero would refuse every request; "no timeout" is what lets slow clients
+            // hold connections, so it is not on offer.
+            if timeout.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: "must be greater than zero".into(),
+                });
+            }
+        }
+        if self.http_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_HTTP_MAX_CONNECTIONS",
+                problem: "must be at least 1".into(),
             });
         }
         if self.database_max_connections == 0 {
@@ -577,6 +614,33 @@ mod tests {
                 .to_string()
                 .starts_with("PORTCULLIS_TOKENS__REFRESH_TOKEN_REUSE_GRACE:")
         );
+    }
+
+    #[test]
+    fn http_timeouts_and_the_connection_cap_cannot_be_turned_off() {
+        let c = Config::default();
+        assert_eq!(c.http_header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_request_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_max_connections, 4096);
+        for (change, key) in [
+            (
+                (|c: &mut Config| c.http_header_read_timeout = Duration::ZERO) as fn(&mut Config),
+                "PORTCULLIS_HTTP_HEADER_READ_TIMEOUT:",
+            ),
+            (
+                |c: &mut Config| c.http_request_timeout = Duration::ZERO,
+                "PORTCULLIS_HTTP_REQUEST_TIMEOUT:",
+            ),
+            (
+                |c: &mut Config| c.http_max_connections = 0,
+                "PORTCULLIS_HTTP_MAX_CONNECTIONS:",
+            ),
+        ] {
+            let mut c = Config::default();
+            change(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
     }
 
     #[test]

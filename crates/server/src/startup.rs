@@ -1,6 +1,7 @@
 //! The application: builds every endpoint crate's state from `Config`, merges their
-//! routers, binds the listener (port 0 works, for tests), runs background jobs and shuts
-//! down gracefully, letting in-flight requests finish.
+//! routers, binds the listener (port 0 works, for tests), serves it with bounded header
+//! reads, requests and connections (`serve`), runs background jobs and shuts down
+//! gracefully, letting in-flight requests finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use portcullis_admin::AdminState;
 use portcullis_authorize::{
     AuthorizeState, Backchannel, BackchannelNotifier, CookiePolicy, DeliveryPolicy,
@@ -28,6 +29,7 @@ use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -36,6 +38,7 @@ use crate::ops::{self, OpsState};
 use crate::store::{open_store, resolve_key_encryption_key};
 
 mod admin;
+mod serve;
 
 /// No request we serve needs a large body. The limit is axum's `DefaultBodyLimit`, which
 /// every body extractor of ours reads through (the token and registration endpoints read
@@ -149,6 +152,7 @@ pub struct Application {
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
+    limits: serve::ConnectionLimits,
     config: Config,
 }
 
@@ -274,7 +278,20 @@ impl Application {
                 HeaderValue::from_static("nosniff"),
             ))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            // Inside the trace span, so a request cut short is logged with its 408; a
+            // client trickling its body is cut short here (its headers are bounded by
+            // the connection's header read timeout).
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.http_request_timeout,
+            ))
             .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        // The SQLite store holds one more connection than the pool: its writer.
+        let database_files = u64::from(config.database_max_connections) + 1;
+        let limits = serve::ConnectionLimits {
+            header_read_timeout: config.http_header_read_timeout,
+            max_connections: serve::connection_cap(config.http_max_connections, database_files),
+        };
         Ok(Application {
             listener,
             router,
@@ -282,6 +299,7 @@ impl Application {
             keyring,
             clock,
             backchannel,
+            limits,
             config,
         })
     }
@@ -342,12 +360,7 @@ impl Application {
                 let _ = signalled_tx.send(true);
             }
         };
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful);
+        let serve = serve::serve(self.listener, self.router, self.limits, graceful);
         let grace = self.config.shutdown_grace;
         let deadline = async move {
             while !*signalled_rx.borrow() {
@@ -357,13 +370,12 @@ impl Application {
             }
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            r = serve => r.context("serving HTTP"),
+        tokio::select! {
+            () = serve => {}
             () = deadline => {
                 tracing::warn!("shutdown grace period over: dropping unfinished requests");
-                Ok(())
             }
-        };
+        }
         // Logout tokens already on their way are part of the logouts just answered: let them
         // finish (and record their outcome) within what is left of the same grace period.
         let left = signalled_at
@@ -381,7 +393,7 @@ impl Application {
         }
         let _ = stop_tx.send(true);
         let _ = tokio::join!(reload, purge);
-        result
+        Ok(())
     }
 }
 
