@@ -15,6 +15,7 @@ mod browser_account;
 mod browser_ui;
 mod cli;
 mod discovery;
+mod id_token_hint;
 mod lifecycle;
 mod logout;
 mod malformed;
@@ -140,6 +141,8 @@ server_tests!(
     signin::failed_logins_say_the_same_thing_for_every_reason,
     signin::request_rules_after_the_redirect_uri_is_proven,
     signin::login_hint_prefills_the_username,
+    id_token_hint::prompt_none_with_a_hint_for_another_user_is_login_required,
+    id_token_hint::a_hint_we_did_not_sign_is_invalid_request_and_an_expired_one_is_a_hint,
     public_consent::public_clients_are_asked_every_time_unless_first_party,
     public_consent::only_an_operator_marks_a_client_first_party,
     userinfo::profile_and_email_scopes_release_exactly_their_claims,

@@ -1,6 +1,7 @@
 //! The decision after a request is valid: does the user need to log in, consent, or can a
-//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent, which
-//! public clients only get when the operator marked them first party: RFC 8252 §8.6).
+//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, `id_token_hint` with
+//! `prompt=none`, remembered consent, which public clients only get when the operator
+//! marked them first party: RFC 8252 §8.6).
 
 use anyhow::Context as _;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -50,6 +51,17 @@ pub(crate) async fn decide(
         }
         return login_page(state, headers, req, None, StatusCode::OK);
     };
+    // OIDC Core §3.1.2.1: without UI, a code for someone other than the user the app's
+    // `id_token_hint` names is not an answer; the app must send the user to log in.
+    // With UI the hint is only a hint: the user signed in here decides.
+    if req.prompt.none
+        && req
+            .id_token_hint
+            .as_ref()
+            .is_some_and(|hint| hint.sub != user.user_id.to_string())
+    {
+        return Err(to.refuse(AuthorizeError::LoginRequired));
+    }
     // A public client's remembered consent proves nothing about who is asking now (see
     // `Client::remembered_consent_applies`): the user is asked every time, unless the
     // operator vouches for the client.
