@@ -20,6 +20,7 @@ mod lifecycle;
 mod logout;
 mod malformed;
 mod ops;
+mod page_policy;
 mod private_key_jwt;
 mod public_consent;
 mod races;
@@ -141,6 +142,7 @@ server_tests!(
     signin::failed_logins_say_the_same_thing_for_every_reason,
     signin::request_rules_after_the_redirect_uri_is_proven,
     signin::login_hint_prefills_the_username,
+    page_policy::forms_post_to_us_and_only_to_the_app_they_end_at,
     id_token_hint::prompt_none_with_a_hint_for_another_user_is_login_required,
     id_token_hint::a_hint_we_did_not_sign_is_invalid_request_and_an_expired_one_is_a_hint,
     public_consent::public_clients_are_asked_every_time_unless_first_party,

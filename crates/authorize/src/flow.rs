@@ -13,6 +13,7 @@ use portcullis_core::secret::{PlainSecret, SecretKind};
 use url::Url;
 
 use crate::AuthorizeState;
+use crate::csp::allow_form_target;
 use crate::error::{AuthorizeError, FlowError};
 use crate::login::login_csrf_binding;
 use crate::pages::{ConsentPage, LoginPage, client_links, describe_scopes};
@@ -101,7 +102,12 @@ pub(crate) fn login_page(
         request: Some(req.raw.encode_without(&[])),
         username: req.login_hint.clone().unwrap_or_default(),
     };
-    Ok(with_cookie((status, page).into_response(), set_cookie))
+    // A successful login ends, through `/authorize`, at the app's redirect URI.
+    let response = allow_form_target(
+        (status, page).into_response(),
+        &req.proven.return_to.redirect_uri,
+    );
+    Ok(with_cookie(response, set_cookie))
 }
 
 /// The CSRF binding of consent forms: the session (a token cannot be used by another
@@ -125,7 +131,7 @@ fn consent_page(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| redirect_uri.clone());
-    ConsentPage {
+    let page = ConsentPage {
         client_name: client.name.clone(),
         username: user.username.clone(),
         scopes: describe_scopes(&req.scope),
@@ -135,8 +141,9 @@ fn consent_page(
             .csrf
             .token(CsrfPurpose::Consent, &consent_binding(session, &request)),
         request,
-    }
-    .into_response()
+    };
+    // Either answer (Allow or Deny) redirects to the app.
+    allow_form_target(page.into_response(), redirect_uri)
 }
 
 /// Issues a code (RFC 6749 §4.1.2): a new grant, the code stored only as its hash and

@@ -120,7 +120,7 @@ async fn logout(
         .map_err(LogoutError::SignOutUnavailable)?
         .map(|u| u.username)
         .unwrap_or_default();
-    Ok(LogoutConfirmPage {
+    let page = LogoutConfirmPage {
         username,
         client_name: req.client_name.clone(),
         csrf_token: state.csrf.token(
@@ -129,7 +129,12 @@ async fn logout(
         ),
         request: req.encoded,
     }
-    .into_response())
+    .into_response();
+    // Confirming ends at the app's post-logout redirect URI, when one is followed.
+    Ok(match &req.redirect {
+        Some(target) => crate::csp::allow_form_target(page, target.as_str()),
+        None => page,
+    })
 }
 
 /// `GET /logout`.

@@ -430,6 +430,11 @@ impl Config {
         Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
     }
 
+    /// Whether the issuer is an https URL: responses then carry HSTS.
+    pub fn is_https_issuer(&self) -> bool {
+        Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "https")
+    }
+
     /// Key rotation timing, for `portcullis keys rotate` and the admin API: new keys sign
     /// after `keys.publish_delay`; a superseded key stays published for the longest token
     /// lifetime plus one reload interval, because a replica that has not reloaded yet keeps

@@ -40,6 +40,11 @@ use crate::store::{open_store, resolve_key_encryption_key};
 mod admin;
 mod serve;
 
+/// HSTS for a year (RFC 6797 §6.1.1), the order of magnitude browsers' preload lists ask
+/// for; without `includeSubDomains`, since the issuer's host may share a parent domain with
+/// sites that are not ours to commit.
+const HSTS: &str = "max-age=31536000";
+
 /// No request we serve needs a large body. The limit is axum's `DefaultBodyLimit`, which
 /// every body extractor of ours reads through (the token and registration endpoints read
 /// with smaller bounds of their own), so an oversized body is refused in each endpoint's
@@ -286,6 +291,17 @@ impl Application {
                 config.http_request_timeout,
             ))
             .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        // RFC 6797 §7.2: sent only over https, which an https issuer means (TLS may end at
+        // a proxy in front of us); on a plain-http development issuer it would be ignored
+        // at best and pin a host that serves no https at worst.
+        let router = if config.is_https_issuer() {
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            ))
+        } else {
+            router
+        };
         // The SQLite store holds one more connection than the pool: its writer.
         let database_files = u64::from(config.database_max_connections) + 1;
         let limits = serve::ConnectionLimits {
