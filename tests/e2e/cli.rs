@@ -326,7 +326,7 @@ fn startup_errors_name_the_key_and_exit_non_zero() {
     let sandbox = CliSandbox::new();
     let data = sandbox.data_dir();
     let missing = sandbox.path().join("missing-kek").display().to_string();
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (
             &[("PORTCULLIS_ISSUER", "http://id.example")],
             "PORTCULLIS_ISSUER",
@@ -358,6 +358,14 @@ fn startup_errors_name_the_key_and_exit_non_zero() {
                 "postgres://postgres@127.0.0.1:5432/postgres",
             )],
             "PORTCULLIS_KEY_ENCRYPTION_KEY",
+        ),
+        // Below OWASP's argon2id floor: 19 MiB needs two passes.
+        (
+            &[
+                ("PORTCULLIS_PASSWORD__MEMORY_KIB", "19456"),
+                ("PORTCULLIS_PASSWORD__ITERATIONS", "1"),
+            ],
+            "PORTCULLIS_PASSWORD__ITERATIONS",
         ),
     ];
     for (env, needle) in cases {

@@ -270,6 +270,12 @@ const ENV_PREFIX: &str = "PORTCULLIS_";
 /// The longest `tokens.client_cache_ttl` accepted.
 const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
 
+/// OWASP's least argon2id memory (19 MiB), with at least 2 iterations.
+const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
+
+/// OWASP's least argon2id memory with a single iteration (46 MiB).
+const ARGON2_ONE_PASS_MEMORY_KIB: u32 = 47_104;
+
 /// The longest `tokens.refresh_token_reuse_grace` accepted.
 const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
 
@@ -414,12 +420,26 @@ impl Config {
             iterations: self.password.iterations,
             parallelism: self.password.parallelism,
         };
-        // OWASP's floor for argon2id: 19 MiB with t=2 (or more memory with t=1).
-        if p.memory_kib < 19_456 || p.iterations < 1 || p.parallelism < 1 {
+        // OWASP Password Storage Cheat Sheet, argon2id: m = 19 MiB with t = 2, or m = 46 MiB
+        // with t = 1 (the same cost, paid in memory instead of passes). Anything cheaper
+        // makes an offline guess at a stolen hash cheaper than OWASP accepts.
+        const FLOOR: &str =
+            "argon2id needs at least 19456 KiB with 2 iterations, or 47104 KiB with 1 (OWASP)";
+        let invalid = |key| ConfigError::Invalid {
+            key,
+            problem: FLOOR.into(),
+        };
+        if p.parallelism < 1 {
             return Err(ConfigError::Invalid {
-                key: "PORTCULLIS_PASSWORD__MEMORY_KIB",
-                problem: "argon2id needs at least 19456 KiB, 1 iteration and 1 lane".into(),
+                key: "PORTCULLIS_PASSWORD__PARALLELISM",
+                problem: "argon2id needs at least 1 lane".into(),
             });
+        }
+        if p.memory_kib < ARGON2_MIN_MEMORY_KIB {
+            return Err(invalid("PORTCULLIS_PASSWORD__MEMORY_KIB"));
+        }
+        if p.iterations < 1 || (p.iterations == 1 && p.memory_kib < ARGON2_ONE_PASS_MEMORY_KIB) {
+            return Err(invalid("PORTCULLIS_PASSWORD__ITERATIONS"));
         }
         Ok(p)
     }
@@ -646,6 +666,40 @@ mod tests {
             let err = c.validate().unwrap_err().to_string();
             assert!(err.starts_with(key), "{err}");
         }
+    }
+
+    #[test]
+    fn argon2id_below_the_owasp_floor_is_refused_naming_the_key() {
+        let with = |memory_kib, iterations, parallelism| {
+            let mut c = Config::default();
+            c.password.memory_kib = memory_kib;
+            c.password.iterations = iterations;
+            c.password.parallelism = parallelism;
+            c.validate().map_err(|e| e.to_string())
+        };
+        for (m, t, p) in [
+            (19_456, 2, 1),
+            (47_104, 1, 1),
+            (65_536, 3, 4),
+            (19_456, 10, 1),
+        ] {
+            with(m, t, p).unwrap();
+        }
+        for (m, t, p, key) in [
+            (19_456, 1, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (47_103, 1, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (65_536, 0, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (19_455, 2, 1, "PORTCULLIS_PASSWORD__MEMORY_KIB:"),
+            (12_288, 3, 1, "PORTCULLIS_PASSWORD__MEMORY_KIB:"),
+            (19_456, 2, 0, "PORTCULLIS_PASSWORD__PARALLELISM:"),
+        ] {
+            let err = with(m, t, p).unwrap_err();
+            assert!(err.starts_with(key), "m={m} t={t} p={p}: {err}");
+        }
+        assert!(
+            with(19_456, 1, 1).unwrap_err().contains("47104 KiB with 1"),
+            "the message says what would do"
+        );
     }
 
     #[test]
