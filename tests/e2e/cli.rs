@@ -235,6 +235,45 @@ async fn client_create_json_shows_the_secret_once_and_stores_only_its_hash() {
 }
 
 #[test]
+fn client_create_and_update_mark_a_client_first_party_and_back() {
+    // Arrange
+    let sandbox = CliSandbox::new();
+    let json_of = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(o));
+        serde_json::from_str(stdout(o).trim()).unwrap()
+    };
+
+    // Act
+    let created = json_of(&sandbox.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "Desktop app",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--public",
+            "--first-party",
+            "--json",
+        ],
+        "",
+    ));
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let cleared = json_of(&sandbox.run(
+        &["client", "update", &id, "--first-party", "false", "--json"],
+        "",
+    ));
+    let shown = json_of(&sandbox.run(&["client", "show", &id, "--json"], ""));
+    let nothing = sandbox.run(&["client", "update", &id], "");
+
+    // Assert
+    assert_eq!(created["first_party"], true);
+    assert_eq!(cleared["first_party"], false);
+    assert_eq!(shown["first_party"], false);
+    assert_one_line_failure(&nothing, "--first-party");
+}
+
+#[test]
 fn key_rotation_publishes_next_keys_before_they_sign() {
     // Arrange
     let sandbox = CliSandbox::new();
@@ -287,7 +326,7 @@ fn startup_errors_name_the_key_and_exit_non_zero() {
     let sandbox = CliSandbox::new();
     let data = sandbox.data_dir();
     let missing = sandbox.path().join("missing-kek").display().to_string();
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (
             &[("PORTCULLIS_ISSUER", "http://id.example")],
             "PORTCULLIS_ISSUER",
@@ -319,6 +358,14 @@ fn startup_errors_name_the_key_and_exit_non_zero() {
                 "postgres://postgres@127.0.0.1:5432/postgres",
             )],
             "PORTCULLIS_KEY_ENCRYPTION_KEY",
+        ),
+        // Below OWASP's argon2id floor: 19 MiB needs two passes.
+        (
+            &[
+                ("PORTCULLIS_PASSWORD__MEMORY_KIB", "19456"),
+                ("PORTCULLIS_PASSWORD__ITERATIONS", "1"),
+            ],
+            "PORTCULLIS_PASSWORD__ITERATIONS",
         ),
     ];
     for (env, needle) in cases {

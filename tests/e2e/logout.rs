@@ -167,6 +167,12 @@ pub(crate) async fn without_a_hint_the_user_confirms_on_a_csrf_protected_page(ap
     assert!(confirm.body.contains("action=\"/logout/confirm\""));
     assert!(confirm.body.contains("Sign out of Portcullis?"));
     assert!(session_is_live(app, &s.cookie).await);
+    // Confirming ends at the app's post-logout URI: the form policy allows its origin.
+    let policy = confirm.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("; form-action 'self' https://app.example;"),
+        "{policy}"
+    );
     let csrf = confirm.field("csrf_token").unwrap();
     let request = confirm.field("request").unwrap();
 

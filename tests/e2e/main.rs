@@ -41,15 +41,20 @@ mod browser_ui;
 mod cli;
 mod client_addr;
 mod discovery;
+mod id_token_hint;
 mod lifecycle;
 mod login_throttle;
 mod logout;
+mod malformed;
 mod ops;
+mod page_policy;
 mod password_queue;
 mod private_key_jwt;
+mod public_consent;
 mod races;
 mod registration;
 mod signin;
+mod slow_clients;
 mod store_conformance;
 mod token;
 mod userinfo;
@@ -146,6 +151,11 @@ server_tests!(
     ops::health_and_readiness_answer_when_the_store_is_up,
     ops::unknown_paths_get_404_with_nosniff,
     ops::oversized_request_bodies_are_refused,
+    malformed::malformed_browser_posts_get_our_error_page,
+    malformed::malformed_token_requests_get_rfc_6749_json,
+    malformed::malformed_userinfo_and_registration_requests_get_json,
+    malformed::malformed_admin_requests_get_json,
+    malformed::malformed_query_strings_get_our_page,
     authorize::unknown_client_or_unregistered_redirect_shows_a_page_and_never_redirects,
     authorize::errors_after_validation_redirect_with_state_and_iss,
     authorize::post_authorize_validates_the_same_way,
@@ -160,6 +170,11 @@ server_tests!(
     signin::failed_logins_say_the_same_thing_for_every_reason,
     signin::request_rules_after_the_redirect_uri_is_proven,
     signin::login_hint_prefills_the_username,
+    page_policy::forms_post_to_us_and_only_to_the_app_they_end_at,
+    id_token_hint::prompt_none_with_a_hint_for_another_user_is_login_required,
+    id_token_hint::a_hint_we_did_not_sign_is_invalid_request_and_an_expired_one_is_a_hint,
+    public_consent::public_clients_are_asked_every_time_unless_first_party,
+    public_consent::only_an_operator_marks_a_client_first_party,
     userinfo::profile_and_email_scopes_release_exactly_their_claims,
     userinfo::openid_scope_alone_releases_only_sub,
     userinfo::post_with_the_token_in_a_form_body_works,
@@ -202,6 +217,8 @@ server_tests!(
     token::refresh_by_another_client_is_invalid_grant_and_spends_nothing,
     token::disabled_user_gets_no_new_tokens,
     token::concurrent_redemptions_of_one_code_succeed_exactly_once,
+    token::a_refused_presenter_leaves_the_code_to_its_owner,
+    token::only_a_replay_that_passes_the_checks_revokes_the_grant,
     lifecycle::client_credentials_issues_a_token_for_the_client_itself,
     lifecycle::client_credentials_is_refused_to_public_clients_and_clients_without_the_grant,
     lifecycle::client_credentials_scope_may_narrow_but_never_widen_or_name_a_user_scope,

@@ -244,6 +244,15 @@ pub(crate) async fn assertions_with_a_wrong_key_expiry_audience_issuer_or_jti_ar
     other_issuer["iss"] = json!("someone-else");
     let mut no_jti = claims(&client_id, &aud, 60, "x");
     no_jti.as_object_mut().unwrap().remove("jti");
+    // draft-ietf-oauth-rfc7523bis §4: our issuer must be the only audience.
+    let mut shared_audience = claims(&client_id, &aud, 60, &jti());
+    shared_audience["aud"] = json!([aud, "https://other.example"]);
+    let mut endpoint_in_array = claims(&client_id, &aud, 60, &jti());
+    endpoint_in_array["aud"] = json!([format!("{aud}/token")]);
+    let mut end_of_time = claims(&client_id, &aud, 60, &jti());
+    end_of_time["exp"] = json!(i64::MAX);
+    let mut never_valid = claims(&client_id, &aud, 60, &jti());
+    never_valid["nbf"] = json!(i64::MAX);
 
     let refused: Vec<(&str, String)> = vec![
         (
@@ -283,6 +292,22 @@ pub(crate) async fn assertions_with_a_wrong_key_expiry_audience_issuer_or_jti_ar
             sign(&ec, Some(&ec.kid), &other_issuer),
         ),
         ("without jti", sign(&ec, Some(&ec.kid), &no_jti)),
+        (
+            "for us and another audience",
+            sign(&ec, Some(&ec.kid), &shared_audience),
+        ),
+        (
+            "for our token endpoint, in an array",
+            sign(&ec, Some(&ec.kid), &endpoint_in_array),
+        ),
+        (
+            "expiring at the end of time",
+            sign(&ec, Some(&ec.kid), &end_of_time),
+        ),
+        (
+            "valid only from the end of time",
+            sign(&ec, Some(&ec.kid), &never_valid),
+        ),
         (
             "of a client that registered a secret",
             sign(

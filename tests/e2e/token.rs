@@ -23,6 +23,13 @@ use portcullis_core::{Clock, SystemClock, Timestamp};
 use portcullis_e2e::app::TestApp;
 use serde_json::Value;
 
+mod stolen_codes;
+
+pub(crate) use stolen_codes::{
+    a_refused_presenter_leaves_the_code_to_its_owner,
+    only_a_replay_that_passes_the_checks_revokes_the_grant,
+};
+
 const REDIRECT_URI: &str = "https://app.example/cb";
 
 /// A client as the tests drive it: its id and, when confidential, its secret.

@@ -13,6 +13,7 @@ mod auth;
 mod bearer;
 mod client_ip;
 mod error;
+mod extract;
 pub mod rate_limit;
 mod register;
 

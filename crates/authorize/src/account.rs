@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
-use crate::form::read_form;
+use crate::form::{FormBody, read_form};
 use crate::login::{
     AuthenticateError, audit_login, authenticate, login_attempt, login_csrf_binding,
     login_csrf_valid,
@@ -184,7 +184,7 @@ pub(crate) async fn post_account_login(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let form: AccountLoginForm = read_form(&headers, &body)?;
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {

@@ -9,6 +9,7 @@ use axum::response::Response;
 use crate::AuthorizeState;
 use crate::error::FlowError;
 use crate::flow::decide;
+use crate::form::FormBody;
 use crate::request::load_request;
 use crate::session::current_session;
 
@@ -38,7 +39,7 @@ pub(crate) async fn get_authorize(
 pub(crate) async fn post_authorize(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, FlowError> {
     authorize(state, headers, &body).await
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::AuthorizeState;
 use crate::error::{AuthorizeError, FlowError};
 use crate::flow::{consent_binding, issue_code};
-use crate::form::{FormRejection, read_form};
+use crate::form::{FormBody, FormRejection, read_form};
 use crate::request::load_request;
 use crate::session::current_session;
 
@@ -28,7 +28,7 @@ struct ConsentForm {
 pub(crate) async fn post_consent(
     State(state): State<AuthorizeState>,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, FlowError> {
     let form: ConsentForm = read_form(&headers, &body)?;
     let req = load_request(&state, &form.request).await?;

@@ -1,5 +1,7 @@
 //! The decision after a request is valid: does the user need to log in, consent, or can a
-//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, remembered consent).
+//! code be issued now (OIDC Core §3.1.2.3-4: `prompt`, `max_age`, `id_token_hint` with
+//! `prompt=none`, remembered consent, which public clients only get when the operator
+//! marked them first party: RFC 8252 §8.6).
 
 use std::borrow::Cow;
 
@@ -13,6 +15,7 @@ use portcullis_core::secret::{PlainSecret, SecretKind};
 use url::Url;
 
 use crate::AuthorizeState;
+use crate::csp::allow_form_target;
 use crate::error::{AuthorizeError, FlowError};
 use crate::login::login_csrf_binding;
 use crate::pages::{ConsentPage, LoginPage, client_links, describe_scopes};
@@ -51,13 +54,28 @@ pub(crate) async fn decide(
         }
         return login_page(state, headers, req, None, StatusCode::OK);
     };
-    let consent = state
-        .store
-        .find_consent(user.user_id, &proven.client.client_id)
-        .await
-        .context("load the remembered consent")
-        .map_err(|e| to.unavailable(e))?;
-    let consented = consent.is_some_and(|c| req.scope.is_subset_of(&c.scope));
+    // OIDC Core §3.1.2.1: without UI, a code for someone other than the user the app's
+    // `id_token_hint` names is not an answer; the app must send the user to log in.
+    // With UI the hint is only a hint: the user signed in here decides.
+    if req.prompt.none
+        && req
+            .id_token_hint
+            .as_ref()
+            .is_some_and(|hint| hint.sub != user.user_id.to_string())
+    {
+        return Err(to.refuse(AuthorizeError::LoginRequired));
+    }
+    // A public client's remembered consent proves nothing about who is asking now (see
+    // `Client::remembered_consent_applies`): the user is asked every time, unless the
+    // operator vouches for the client.
+    let consented = proven.client.remembered_consent_applies()
+        && state
+            .store
+            .find_consent(user.user_id, &proven.client.client_id)
+            .await
+            .context("load the remembered consent")
+            .map_err(|e| to.unavailable(e))?
+            .is_some_and(|c| req.scope.is_subset_of(&c.scope));
     if req.prompt.consent || !consented {
         if req.prompt.none {
             return Err(to.refuse(AuthorizeError::ConsentRequired));
@@ -86,7 +104,12 @@ pub(crate) fn login_page(
         request: Some(req.raw.encode_without(&[])),
         username: req.login_hint.clone().unwrap_or_default(),
     };
-    Ok(with_cookie((status, page).into_response(), set_cookie))
+    // A successful login ends, through `/authorize`, at the app's redirect URI.
+    let response = allow_form_target(
+        (status, page).into_response(),
+        &req.proven.return_to.redirect_uri,
+    );
+    Ok(with_cookie(response, set_cookie))
 }
 
 /// The CSRF binding of consent forms: the session (a token cannot be used by another
@@ -110,7 +133,7 @@ fn consent_page(
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| redirect_uri.clone());
-    ConsentPage {
+    let page = ConsentPage {
         client_name: client.name.clone(),
         username: user.username.clone(),
         scopes: describe_scopes(&req.scope),
@@ -120,8 +143,9 @@ fn consent_page(
             .csrf
             .token(CsrfPurpose::Consent, &consent_binding(session, &request)),
         request,
-    }
-    .into_response()
+    };
+    // Either answer (Allow or Deny) redirects to the app.
+    allow_form_target(page.into_response(), redirect_uri)
 }
 
 /// Issues a code (RFC 6749 §4.1.2): a new grant, the code stored only as its hash and

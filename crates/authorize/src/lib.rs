@@ -9,6 +9,7 @@ mod authorize;
 pub mod backchannel;
 mod consent;
 pub mod cookies;
+mod csp;
 mod error;
 mod flow;
 mod form;
@@ -87,8 +88,8 @@ pub struct AuthorizeState {
 
 /// Routes for `/authorize`, the login and consent forms, `/logout`, the account page and
 /// the stylesheet, with the browser security headers every page carries (CSP without
-/// inline script or external assets, no framing, no referrer, no caching) and the one log
-/// line of every error response.
+/// inline script or external assets, forms posting only to us, no framing, no referrer,
+/// no caching) and the one log line of every error response.
 pub fn router<S>() -> Router<S>
 where
     AuthorizeState: axum::extract::FromRef<S>,
@@ -110,13 +111,18 @@ where
         .route("/account/login", post(account::post_account_login))
         .route("/account/apps/revoke", post(account::post_revoke_app))
         .route("/account/sessions/end", post(account::post_end_session))
-        .route("/account/sessions/end-all", post(account::post_end_all_sessions))
+        .route(
+            "/account/sessions/end-all",
+            post(account::post_end_all_sessions),
+        )
         .route("/account/password", post(account::post_change_password))
         .route("/assets/portcullis.css", get(pages::get_stylesheet))
         .layer(axum::middleware::from_fn(error::log_errors))
-        .layer(page_header(
+        // Pages whose forms end at the app set their own policy (`csp`): only that one
+        // is kept.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+            HeaderValue::from_static(csp::PAGE_POLICY),
         ))
         .layer(page_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(page_header(header::X_FRAME_OPTIONS, "DENY"))

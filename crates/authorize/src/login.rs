@@ -30,7 +30,7 @@ use serde::Deserialize;
 use crate::cookies::CookieKind;
 use crate::error::{AuthorizeError, FlowError};
 use crate::flow::{login_page, with_cookie};
-use crate::form::read_form;
+use crate::form::{FormBody, read_form};
 use crate::pages::{wait_in_words, with_retry_after};
 use crate::request::load_request;
 use crate::session::{ClientIp, start_session};
@@ -235,7 +235,7 @@ pub(crate) async fn post_login(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, FlowError> {
     let form: LoginForm = read_form(&headers, &body)?;
     if !login_csrf_valid(&state, &headers, &form.csrf_token) {

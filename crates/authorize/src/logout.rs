@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::cookies::CookieKind;
 use crate::flow::with_cookie;
-use crate::form::read_form;
+use crate::form::{FormBody, read_form};
 use crate::session::ClientIp;
 use crate::session::current_session;
 use crate::signout::{Ending, SignOut, end_sessions};
@@ -123,7 +123,7 @@ async fn logout(
         .map_err(LogoutError::SignOutUnavailable)?
         .map(|u| u.username)
         .unwrap_or_default();
-    Ok(LogoutConfirmPage {
+    let page = LogoutConfirmPage {
         username,
         client_name: req.client_name.clone(),
         csrf_token: state.csrf.token(
@@ -132,7 +132,12 @@ async fn logout(
         ),
         request: req.encoded,
     }
-    .into_response())
+    .into_response();
+    // Confirming ends at the app's post-logout redirect URI, when one is followed.
+    Ok(match &req.redirect {
+        Some(target) => crate::csp::allow_form_target(page, target.as_str()),
+        None => page,
+    })
 }
 
 /// `GET /logout`.
@@ -152,7 +157,7 @@ pub(crate) async fn post_logout(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, LogoutError> {
     if state.cookies.read(&headers, CookieKind::Session).is_none() && !body.is_empty() {
         let params = crate::request::RawParams::parse(&body).map_err(|_| LogoutError::Malformed)?;
@@ -168,7 +173,7 @@ pub(crate) async fn post_logout_confirm(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, LogoutError> {
     let form: ConfirmForm = read_form(&headers, &body)?;
     let req = load_logout_request(&state, &form.request).await?;

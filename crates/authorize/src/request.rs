@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::Context as _;
 use portcullis_core::ids::ClientId;
+use portcullis_core::logout::{IdTokenHint, verify_id_token_hint};
 use portcullis_core::model::{Client, ClientType, GrantType};
 use portcullis_core::pkce::CodeChallenge;
 use portcullis_core::scope::ScopeSet;
@@ -136,6 +137,9 @@ pub(crate) struct AuthorizationRequest {
     pub(crate) prompt: Prompt,
     pub(crate) max_age: Option<i64>,
     pub(crate) login_hint: Option<String>,
+    /// The user an `id_token_hint` names (OIDC Core §3.1.2.1), verified as one of our ID
+    /// tokens.
+    pub(crate) id_token_hint: Option<IdTokenHint>,
     pub(crate) raw: RawParams,
 }
 
@@ -147,6 +151,7 @@ pub(crate) async fn load_request(
     let params = RawParams::parse(raw)?;
     let proven = prove_client(state, &params).await?;
     let parts = validate_rest(&proven, &params).map_err(|e| proven.return_to.refuse(e))?;
+    let id_token_hint = id_token_hint(state, &params).map_err(|e| proven.return_to.refuse(e))?;
     Ok(AuthorizationRequest {
         proven,
         scope: parts.scope,
@@ -155,8 +160,27 @@ pub(crate) async fn load_request(
         prompt: parts.prompt,
         max_age: parts.max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
+        id_token_hint,
         raw: params,
     })
+}
+
+/// The `id_token_hint`, if sent: it must be an ID token we signed with a published key and
+/// our `iss` (OIDC Core §3.1.2.1), or the request is `invalid_request` rather than a hint
+/// quietly ignored. An expired one is still a good hint: it names the user the app last
+/// saw, which is what §3.1.2.1 uses it for.
+fn id_token_hint(
+    state: &AuthorizeState,
+    params: &RawParams,
+) -> Result<Option<IdTokenHint>, AuthorizeError> {
+    let Some(token) = params.get("id_token_hint").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    verify_id_token_hint(&state.keyring.current(), &state.issuer, token)
+        .map(Some)
+        .map_err(|_| {
+            AuthorizeError::InvalidRequest("id_token_hint is not an ID token this server issued")
+        })
 }
 
 struct Parts {

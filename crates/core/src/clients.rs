@@ -83,6 +83,10 @@ pub struct NewClient {
     /// The hash of an RFC 7592 registration access token, for dynamically registered
     /// clients.
     pub registration_token_hash: Option<SecretHash>,
+    /// Whether the operator vouches for the client ([`Client::first_party`]); `None`
+    /// means no for a new client and "unchanged" for [`replace_client`], which is what a
+    /// registrant's RFC 7592 update gets: only an operator may set it.
+    pub first_party: Option<bool>,
 }
 
 /// The default scope ceiling of a new client.
@@ -121,6 +125,7 @@ pub async fn create_client(
         allowed_scope: v.allowed_scope,
         metadata: v.metadata,
         registration_token_hash: new.registration_token_hash,
+        first_party: new.first_party.unwrap_or(false),
         created_at: now,
         updated_at: now,
     };
@@ -166,6 +171,7 @@ pub async fn replace_client(
         allowed_scope: v.allowed_scope,
         metadata: v.metadata,
         registration_token_hash: new.registration_token_hash.or(old.registration_token_hash),
+        first_party: new.first_party.unwrap_or(old.first_party),
         created_at: old.created_at,
         updated_at: now,
     };
@@ -189,6 +195,21 @@ pub async fn rotate_client_secret(
     client.updated_at = now;
     store_update(store, &client).await?;
     Ok((client, secret))
+}
+
+/// Marks a client first party or not ([`Client::first_party`]): an operator's decision,
+/// kept apart from the metadata a registrant may replace.
+pub async fn set_first_party(
+    store: &dyn ClientStore,
+    client_id: &str,
+    first_party: bool,
+    now: Timestamp,
+) -> Result<Client, ClientAdminError> {
+    let mut client = find_client(store, client_id).await?;
+    client.first_party = first_party;
+    client.updated_at = now;
+    store_update(store, &client).await?;
+    Ok(client)
 }
 
 async fn store_update(store: &dyn ClientStore, client: &Client) -> Result<(), ClientAdminError> {

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod keyring;
 pub mod login_throttle;
 pub mod logout;
+pub mod media_type;
 pub mod model;
 pub mod password;
 pub mod pkce;

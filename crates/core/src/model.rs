@@ -193,10 +193,26 @@ pub struct Client {
     pub metadata: ClientMetadata,
     /// SHA-256 of its RFC 7592 registration access token, when dynamically registered.
     pub registration_token_hash: Option<SecretHash>,
+    /// The operator vouches for this client (it ships with this deployment), so a public
+    /// one may be given a code from remembered consent; only an operator sets it (CLI or
+    /// admin API), never a registrant.
+    pub first_party: bool,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+}
+
+impl Client {
+    /// Whether a consent the user gave this client before may stand in for asking again.
+    ///
+    /// Not for a public client the operator has not vouched for: it cannot authenticate,
+    /// and loopback redirect URIs match any port (RFC 8252 §7.3), so any program on the
+    /// device can present its `client_id` and receive the code; only the user, on the
+    /// consent page, can tell the apps apart (RFC 8252 §8.6, RFC 6749 §10.2).
+    pub fn remembered_consent_applies(&self) -> bool {
+        self.client_type == ClientType::Confidential || self.first_party
+    }
 }
 
 /// A server-side browser session; the cookie holds only a random secret whose hash is

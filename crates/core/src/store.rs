@@ -263,8 +263,10 @@ pub trait CodeStore: Send + Sync {
 /// What a redemption of an authorization code is for.
 #[derive(Debug, Clone, Copy)]
 pub enum CodeUse<'a> {
-    /// The exchange was refused (wrong client, PKCE, …): the code is only spent, so it
-    /// cannot be tried again (RFC 6749 §4.1.2); nothing is issued.
+    /// The rightful client's exchange was refused (its grant revoked, its user disabled):
+    /// the code is only spent, so it cannot be tried again (RFC 6749 §4.1.2); nothing is
+    /// issued. A presenter who is not the code's (wrong client, `redirect_uri` or PKCE
+    /// verifier) never spends it.
     SpendOnly,
     /// The exchange issues tokens: store this refresh token (if any) with the redemption.
     Issued {

@@ -261,6 +261,18 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The header the trusted proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
     pub forwarded_header: ForwardedHeader,
+    /// How long a client may take to send a request's line and headers, from the first
+    /// byte or, on a kept-alive connection, from the previous answer (so it is also how
+    /// long an idle connection stays open). A slow client holds a connection no longer.
+    #[serde(with = "humantime_serde")]
+    pub http_header_read_timeout: Duration,
+    /// How long one request may take once its headers are in, body and answer included;
+    /// past it the answer is `408 Request Timeout`.
+    #[serde(with = "humantime_serde")]
+    pub http_request_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog until one
+    /// closes. Lowered at start-up to what the open-files limit leaves for connections.
+    pub http_max_connections: usize,
     /// Logging.
     pub log: LogConfig,
     /// Token lifetimes.
@@ -319,6 +331,9 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(20),
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::default(),
+            http_header_read_timeout: Duration::from_secs(30),
+            http_request_timeout: Duration::from_secs(30),
+            http_max_connections: 4096,
             log: LogConfig {
                 format: LogFormat::Human,
                 level: "info".into(),
@@ -371,6 +386,12 @@ const MAX_CLIENT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// The longest `password.queue_timeout` accepted: a browser waiting longer than this for a
 /// login page is better told to come back.
 const MAX_PASSWORD_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// OWASP's least argon2id memory (19 MiB), with at least 2 iterations.
+const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
+
+/// OWASP's least argon2id memory with a single iteration (46 MiB).
+const ARGON2_ONE_PASS_MEMORY_KIB: u32 = 47_104;
 
 /// The longest `tokens.refresh_token_reuse_grace` accepted.
 const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -447,6 +468,28 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "PORTCULLIS_KEYS__RELOAD_INTERVAL",
                 problem: "intervals must be greater than zero".into(),
+            });
+        }
+        for (key, timeout) in [
+            (
+                "PORTCULLIS_HTTP_HEADER_READ_TIMEOUT",
+                self.http_header_read_timeout,
+            ),
+            ("PORTCULLIS_HTTP_REQUEST_TIMEOUT", self.http_request_timeout),
+        ] {
+            // Zero would refuse every request; "no timeout" is what lets slow clients
+            // hold connections, so it is not on offer.
+            if timeout.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    problem: "must be greater than zero".into(),
+                });
+            }
+        }
+        if self.http_max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "PORTCULLIS_HTTP_MAX_CONNECTIONS",
+                problem: "must be at least 1".into(),
             });
         }
         if self.database_max_connections == 0 {
@@ -530,12 +573,26 @@ impl Config {
             iterations: self.password.iterations,
             parallelism: self.password.parallelism,
         };
-        // OWASP's floor for argon2id: 19 MiB with t=2 (or more memory with t=1).
-        if p.memory_kib < 19_456 || p.iterations < 1 || p.parallelism < 1 {
+        // OWASP Password Storage Cheat Sheet, argon2id: m = 19 MiB with t = 2, or m = 46 MiB
+        // with t = 1 (the same cost, paid in memory instead of passes). Anything cheaper
+        // makes an offline guess at a stolen hash cheaper than OWASP accepts.
+        const FLOOR: &str =
+            "argon2id needs at least 19456 KiB with 2 iterations, or 47104 KiB with 1 (OWASP)";
+        let invalid = |key| ConfigError::Invalid {
+            key,
+            problem: FLOOR.into(),
+        };
+        if p.parallelism < 1 {
             return Err(ConfigError::Invalid {
-                key: "PORTCULLIS_PASSWORD__MEMORY_KIB",
-                problem: "argon2id needs at least 19456 KiB, 1 iteration and 1 lane".into(),
+                key: "PORTCULLIS_PASSWORD__PARALLELISM",
+                problem: "argon2id needs at least 1 lane".into(),
             });
+        }
+        if p.memory_kib < ARGON2_MIN_MEMORY_KIB {
+            return Err(invalid("PORTCULLIS_PASSWORD__MEMORY_KIB"));
+        }
+        if p.iterations < 1 || (p.iterations == 1 && p.memory_kib < ARGON2_ONE_PASS_MEMORY_KIB) {
+            return Err(invalid("PORTCULLIS_PASSWORD__ITERATIONS"));
         }
         Ok(p)
     }
@@ -552,6 +609,11 @@ impl Config {
     /// loopback issuer, so local development works.
     pub fn is_loopback_http_issuer(&self) -> bool {
         Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "http" && is_loopback_host(&u))
+    }
+
+    /// Whether the issuer is an https URL: responses then carry HSTS.
+    pub fn is_https_issuer(&self) -> bool {
+        Url::parse(&self.issuer).is_ok_and(|u| u.scheme() == "https")
     }
 
     /// Key rotation timing, for `portcullis keys rotate` and the admin API: new keys sign
@@ -736,6 +798,67 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("PORTCULLIS_TOKENS__REFRESH_TOKEN_REUSE_GRACE:")
+        );
+    }
+
+    #[test]
+    fn http_timeouts_and_the_connection_cap_cannot_be_turned_off() {
+        let c = Config::default();
+        assert_eq!(c.http_header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_request_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_max_connections, 4096);
+        for (change, key) in [
+            (
+                (|c: &mut Config| c.http_header_read_timeout = Duration::ZERO) as fn(&mut Config),
+                "PORTCULLIS_HTTP_HEADER_READ_TIMEOUT:",
+            ),
+            (
+                |c: &mut Config| c.http_request_timeout = Duration::ZERO,
+                "PORTCULLIS_HTTP_REQUEST_TIMEOUT:",
+            ),
+            (
+                |c: &mut Config| c.http_max_connections = 0,
+                "PORTCULLIS_HTTP_MAX_CONNECTIONS:",
+            ),
+        ] {
+            let mut c = Config::default();
+            change(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn argon2id_below_the_owasp_floor_is_refused_naming_the_key() {
+        let with = |memory_kib, iterations, parallelism| {
+            let mut c = Config::default();
+            c.password.memory_kib = memory_kib;
+            c.password.iterations = iterations;
+            c.password.parallelism = parallelism;
+            c.validate().map_err(|e| e.to_string())
+        };
+        for (m, t, p) in [
+            (19_456, 2, 1),
+            (47_104, 1, 1),
+            (65_536, 3, 4),
+            (19_456, 10, 1),
+        ] {
+            with(m, t, p).unwrap();
+        }
+        for (m, t, p, key) in [
+            (19_456, 1, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (47_103, 1, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (65_536, 0, 1, "PORTCULLIS_PASSWORD__ITERATIONS:"),
+            (19_455, 2, 1, "PORTCULLIS_PASSWORD__MEMORY_KIB:"),
+            (12_288, 3, 1, "PORTCULLIS_PASSWORD__MEMORY_KIB:"),
+            (19_456, 2, 0, "PORTCULLIS_PASSWORD__PARALLELISM:"),
+        ] {
+            let err = with(m, t, p).unwrap_err();
+            assert!(err.starts_with(key), "m={m} t={t} p={p}: {err}");
+        }
+        assert!(
+            with(19_456, 1, 1).unwrap_err().contains("47104 KiB with 1"),
+            "the message says what would do"
         );
     }
 

@@ -1,6 +1,7 @@
 //! The application: builds every endpoint crate's state from `Config`, merges their
-//! routers, binds the listener (port 0 works, for tests), runs background jobs and shuts
-//! down gracefully, letting in-flight requests finish.
+//! routers, binds the listener (port 0 works, for tests), serves it with bounded header
+//! reads, requests and connections (`serve`), runs background jobs and shuts down
+//! gracefully, letting in-flight requests finish.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,8 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{FromRef, MatchedPath};
-use axum::http::{HeaderValue, Request, header};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use portcullis_admin::AdminState;
 use portcullis_authorize::{
     AuthorizeState, Backchannel, BackchannelNotifier, CookiePolicy, DeliveryPolicy,
@@ -27,8 +28,8 @@ use portcullis_token::{ClientCache, JwksCache, TokenState};
 use portcullis_userinfo::{DiscoveryDocument, DiscoveryInput, UserinfoState};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -38,8 +39,17 @@ use crate::store::{open_store, resolve_key_encryption_key};
 
 mod admin;
 mod client_addr;
+mod serve;
 
-/// No request we serve needs a large body; refuse big ones before reading them.
+/// HSTS for a year (RFC 6797 §6.1.1), the order of magnitude browsers' preload lists ask
+/// for; without `includeSubDomains`, since the issuer's host may share a parent domain with
+/// sites that are not ours to commit.
+const HSTS: &str = "max-age=31536000";
+
+/// No request we serve needs a large body. The limit is axum's `DefaultBodyLimit`, which
+/// every body extractor of ours reads through (the token and registration endpoints read
+/// with smaller bounds of their own), so an oversized body is refused in each endpoint's
+/// own error shape rather than by a layer answering in plain text.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Every endpoint crate's state; `FromRef` hands each router only its own part. axum
@@ -149,6 +159,7 @@ pub struct Application {
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     backchannel: Backchannel,
+    limits: serve::ConnectionLimits,
     config: Config,
 }
 
@@ -280,8 +291,32 @@ impl Application {
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            // Inside the trace span, so a request cut short is logged with its 408; a
+            // client trickling its body is cut short here (its headers are bounded by
+            // the connection's header read timeout).
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.http_request_timeout,
+            ))
             .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        // RFC 6797 §7.2: sent only over https, which an https issuer means (TLS may end at
+        // a proxy in front of us); on a plain-http development issuer it would be ignored
+        // at best and pin a host that serves no https at worst.
+        let router = if config.is_https_issuer() {
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static(HSTS),
+            ))
+        } else {
+            router
+        };
+        // The SQLite store holds one more connection than the pool: its writer.
+        let database_files = u64::from(config.database_max_connections) + 1;
+        let limits = serve::ConnectionLimits {
+            header_read_timeout: config.http_header_read_timeout,
+            max_connections: serve::connection_cap(config.http_max_connections, database_files),
+        };
         Ok(Application {
             listener,
             router,
@@ -290,6 +325,7 @@ impl Application {
             keyring,
             clock,
             backchannel,
+            limits,
             config,
         })
     }
@@ -356,12 +392,7 @@ impl Application {
                 let _ = signalled_tx.send(true);
             }
         };
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful);
+        let serve = serve::serve(self.listener, self.router, self.limits, graceful);
         let grace = self.config.shutdown_grace;
         let deadline = async move {
             while !*signalled_rx.borrow() {
@@ -371,13 +402,12 @@ impl Application {
             }
             tokio::time::sleep(grace).await;
         };
-        let result = tokio::select! {
-            r = serve => r.context("serving HTTP"),
+        tokio::select! {
+            () = serve => {}
             () = deadline => {
                 tracing::warn!("shutdown grace period over: dropping unfinished requests");
-                Ok(())
             }
-        };
+        }
         // Logout tokens already on their way are part of the logouts just answered: let them
         // finish (and record their outcome) within what is left of the same grace period.
         let left = signalled_at
@@ -395,7 +425,7 @@ impl Application {
         }
         let _ = stop_tx.send(true);
         let _ = tokio::join!(reload, purge);
-        result
+        Ok(())
     }
 }
 

@@ -6,10 +6,13 @@
 //! The assertion is accepted only if
 //! - it is signed by one of the client's keys, with the algorithm that key fixes (RS256,
 //!   ES256 or EdDSA; the header's `alg` must match, never chooses, RFC 8725 §3.1);
-//! - `iss` and `sub` are the client id (§3 items 1-2), `aud` is our issuer or token
-//!   endpoint (§3 item 3);
+//! - `iss` and `sub` are the client id (§3 items 1-2); `aud` is our issuer, alone
+//!   (draft-ietf-oauth-rfc7523bis §4: an audience list or another server's name would let
+//!   an assertion made for one server be replayed at another), or, as one string, our token
+//!   endpoint, which older clients send (§3 item 3);
 //! - `exp` has not passed and is at most [`MAX_LIFETIME_SECS`] ahead, `nbf` and `iat`
-//!   are not in the future (§3 items 4-6, with [`LEEWAY_SECS`] of clock skew);
+//!   are not in the future (§3 items 4-6, with [`LEEWAY_SECS`] of clock skew), with no
+//!   arithmetic that a caller's extreme values can overflow;
 //! - its `jti` was never seen before (§3 item 7): spent in one guarded store write and
 //!   remembered until `exp`, so a replay fails on every replica.
 //!
@@ -114,10 +117,12 @@ enum Audience {
 }
 
 impl Audience {
-    fn contains_any(&self, accepted: &[&str]) -> bool {
+    /// Whether the assertion is meant for us and only us: our issuer, alone in an array or
+    /// as the one string; or, as the one string, our token endpoint.
+    fn is_only(&self, issuer: &str, token_endpoint: &str) -> bool {
         match self {
-            Audience::One(a) => accepted.contains(&a.as_str()),
-            Audience::Many(all) => all.iter().any(|a| accepted.contains(&a.as_str())),
+            Audience::One(a) => a == issuer || a == token_endpoint,
+            Audience::Many(all) => matches!(all.as_slice(), [only] if only == issuer),
         }
     }
 }
@@ -204,32 +209,31 @@ async fn client_keys(
 
 /// Checks the claims RFC 7523 §3 requires once the signature holds.
 fn check_claims(
-    state: &TokenState,
-    client: &Client,
+    issuer: &str,
+    client_id: &str,
     claims: &AssertionClaims,
     now: Timestamp,
-) -> Result<(), TokenError> {
-    let id = client.client_id.as_str();
-    if claims.iss != id || claims.sub != id {
-        return Err(refuse(ClientAuthFailure::AssertionClaims));
+) -> Result<(), ClientAuthFailure> {
+    if claims.iss != client_id || claims.sub != client_id {
+        return Err(ClientAuthFailure::AssertionClaims);
     }
-    let token_endpoint = format!("{}{TOKEN_PATH}", state.issuer.trim_end_matches('/'));
-    if !claims
-        .aud
-        .contains_any(&[state.issuer.as_ref(), token_endpoint.as_str()])
-    {
-        return Err(refuse(ClientAuthFailure::AssertionClaims));
+    let token_endpoint = format!("{}{TOKEN_PATH}", issuer.trim_end_matches('/'));
+    if !claims.aud.is_only(issuer, &token_endpoint) {
+        return Err(ClientAuthFailure::AssertionClaims);
     }
+    // The times are the caller's numbers: compare them with `now` moved, never move them
+    // (an `exp` of i64::MAX plus the leeway would overflow).
     let now = now.unix();
-    let expired = claims.exp + LEEWAY_SECS <= now;
-    let too_long = claims.exp > now + MAX_LIFETIME_SECS + LEEWAY_SECS;
-    let early = claims.nbf.is_some_and(|t| t > now + LEEWAY_SECS)
-        || claims.iat.is_some_and(|t| t > now + LEEWAY_SECS);
+    let expired = claims.exp <= now.saturating_sub(LEEWAY_SECS);
+    let too_long = claims.exp > now.saturating_add(MAX_LIFETIME_SECS + LEEWAY_SECS);
+    let latest_start = now.saturating_add(LEEWAY_SECS);
+    let early = claims.nbf.is_some_and(|t| t > latest_start)
+        || claims.iat.is_some_and(|t| t > latest_start);
     if expired || too_long || early {
-        return Err(refuse(ClientAuthFailure::AssertionExpired));
+        return Err(ClientAuthFailure::AssertionExpired);
     }
     if claims.jti.is_empty() || claims.jti.len() > 256 {
-        return Err(refuse(ClientAuthFailure::AssertionMalformed));
+        return Err(ClientAuthFailure::AssertionMalformed);
     }
     Ok(())
 }
@@ -273,7 +277,7 @@ pub(crate) async fn authenticate(
         }
         Err(Unverified::Failed(f)) => return Err(refuse(f)),
     };
-    check_claims(state, &client, &claims, now)?;
+    check_claims(&state.issuer, client.client_id.as_str(), &claims, now).map_err(refuse)?;
     let spent = state
         .store
         .spend_token_id(
@@ -309,12 +313,67 @@ mod tests {
         assert_eq!(unverified_subject("e30.!!!.sig"), None);
     }
 
+    const ISSUER: &str = "https://id.example";
+    const NOW: i64 = 1_800_000_000;
+
+    fn claims(aud: serde_json::Value, exp: i64) -> AssertionClaims {
+        serde_json::from_value(serde_json::json!({
+            "iss": "app", "sub": "app", "aud": aud, "exp": exp, "jti": "j-1",
+        }))
+        .unwrap()
+    }
+
+    fn check(claims: &AssertionClaims) -> Result<(), ClientAuthFailure> {
+        check_claims(ISSUER, "app", claims, Timestamp(NOW))
+    }
+
     #[test]
-    fn audience_may_be_one_value_or_an_array() {
-        let one: Audience = serde_json::from_str(r#""https://id.example""#).unwrap();
-        let many: Audience = serde_json::from_str(r#"["x", "https://id.example/token"]"#).unwrap();
-        assert!(one.contains_any(&["https://id.example"]));
-        assert!(many.contains_any(&["https://id.example", "https://id.example/token"]));
-        assert!(!many.contains_any(&["https://other.example"]));
+    fn the_audience_is_our_issuer_alone_or_as_one_string_our_token_endpoint() {
+        use serde_json::json;
+        for aud in [
+            json!(ISSUER),
+            json!([ISSUER]),
+            json!("https://id.example/token"),
+        ] {
+            assert_eq!(check(&claims(aud.clone(), NOW + 60)), Ok(()), "{aud}");
+        }
+        for aud in [
+            json!([ISSUER, "https://other.example"]),
+            json!(["https://other.example", ISSUER]),
+            json!([ISSUER, ISSUER]),
+            json!(["https://id.example/token"]),
+            json!([]),
+            json!("https://other.example"),
+            json!("https://id.example/"),
+        ] {
+            assert_eq!(
+                check(&claims(aud.clone(), NOW + 60)),
+                Err(ClientAuthFailure::AssertionClaims),
+                "{aud}"
+            );
+        }
+    }
+
+    #[test]
+    fn extreme_times_are_refused_without_overflowing() {
+        let aud = serde_json::json!(ISSUER);
+        for exp in [i64::MAX, i64::MAX - LEEWAY_SECS + 1, i64::MIN, i64::MIN + 1] {
+            assert_eq!(
+                check(&claims(aud.clone(), exp)),
+                Err(ClientAuthFailure::AssertionExpired),
+                "exp {exp}"
+            );
+        }
+        for early in [i64::MAX, i64::MAX - 1] {
+            let mut c = claims(aud.clone(), NOW + 60);
+            c.nbf = Some(early);
+            assert_eq!(check(&c), Err(ClientAuthFailure::AssertionExpired));
+            let mut c = claims(aud.clone(), NOW + 60);
+            c.iat = Some(early);
+            assert_eq!(check(&c), Err(ClientAuthFailure::AssertionExpired));
+        }
+        // At the other end of time, the clock: a `now` near the limits still works.
+        let c = claims(aud, i64::MAX);
+        assert_eq!(check_claims(ISSUER, "app", &c, Timestamp(i64::MAX)), Ok(()));
     }
 }

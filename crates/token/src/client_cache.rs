@@ -211,6 +211,7 @@ mod tests {
             allowed_scope: ScopeSet::default(),
             metadata: ClientMetadata::default(),
             registration_token_hash: None,
+            first_party: false,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         }

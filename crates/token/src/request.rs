@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::{HeaderMap, header};
+use portcullis_core::media_type;
 use portcullis_core::scope::ScopeSet;
 
 use crate::error::TokenError;
@@ -192,11 +193,7 @@ pub(crate) fn is_form_encoded(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        .is_some_and(|v| media_type::is(v, media_type::FORM_URLENCODED))
 }
 
 /// The body's parameters, each at most once, empty ones dropped.

@@ -17,15 +17,13 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::claims::user_claims;
+use portcullis_core::media_type;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::tokens::access_token_audience;
 use portcullis_core::tokens::liveness::{NotLive, TokenHolder, live_access_token};
 
 use crate::UserinfoState;
 use crate::error::{REQUIRED_SCOPE, UserinfoError};
-
-/// The media type of an RFC 6750 §2.2 form body.
-const FORM_URLENCODED: &str = "application/x-www-form-urlencoded";
 
 /// `GET /userinfo`: the token comes from the `Authorization` header only (a `GET` body
 /// has no defined semantics, RFC 6750 §2.2).
@@ -203,8 +201,7 @@ fn bearer_from_form(headers: &HeaderMap, body: &[u8]) -> Result<Option<String>, 
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case(FORM_URLENCODED));
+        .is_some_and(|v| media_type::is(v, media_type::FORM_URLENCODED));
     if !is_form {
         return Ok(None);
     }

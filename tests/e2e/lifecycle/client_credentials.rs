@@ -115,6 +115,7 @@ pub(crate) async fn client_credentials_is_refused_to_public_clients_and_clients_
         allowed_scope: ScopeSet::parse("api.read").unwrap(),
         metadata: ClientMetadata::default(),
         registration_token_hash: None,
+        first_party: false,
         created_at: now,
         updated_at: now,
     };

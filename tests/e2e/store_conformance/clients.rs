@@ -96,6 +96,7 @@ pub(super) async fn client_update_replaces_every_field_but_the_id_and_creation_t
             ..ClientMetadata::default()
         },
         registration_token_hash: None,
+        first_party: true,
         // Must be ignored: the creation time never changes.
         created_at: at(999),
         updated_at: at(100),

@@ -95,6 +95,7 @@ pub(super) fn client(id: &str) -> Client {
             backchannel_logout_session_required: true,
         },
         registration_token_hash: Some(SecretHash::of(&format!("prt_token_of_{id}"))),
+        first_party: false,
         created_at: T0,
         updated_at: at(1),
     }
@@ -117,6 +118,8 @@ pub(super) fn public_client(id: &str) -> Client {
         allowed_scope: scope("openid"),
         metadata: ClientMetadata::default(),
         registration_token_hash: None,
+        // Stored and read back like every other field (the column is its own).
+        first_party: true,
         created_at: at(2),
         updated_at: at(3),
     }

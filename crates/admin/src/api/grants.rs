@@ -1,7 +1,7 @@
 //! `/admin/users/{username}/grants`: the apps a user has authorized, and revoking one.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::grants;
@@ -12,6 +12,7 @@ use super::record;
 use crate::AdminState;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::Path;
 
 /// `GET /admin/users/{username}/grants`: active grants, newest first.
 pub(crate) async fn get_user_grants(

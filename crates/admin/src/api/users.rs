@@ -5,8 +5,7 @@
 
 use anyhow::Context as _;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::model::{User, UserProfile};
@@ -20,6 +19,7 @@ use super::{json_body, record};
 use crate::AdminState;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::{AdminBody, Path};
 
 /// A user as the admin API shows it: never the password hash.
 pub(crate) fn user_view(u: &User) -> Value {
@@ -116,7 +116,7 @@ pub(crate) async fn get_users(
 pub(crate) async fn post_user(
     State(state): State<AdminState>,
     admin: Admin,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: CreateUserBody = json_body(&body)?;
     let new = NewUser {
@@ -160,7 +160,7 @@ pub(crate) async fn put_user(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let profile: ProfileBody = json_body(&body)?;
     let user = users::update_profile(
@@ -261,7 +261,7 @@ pub(crate) async fn put_user_password(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: PasswordBody = json_body(&body)?;
     users::set_password(
@@ -301,7 +301,7 @@ pub(crate) async fn put_user_roles(
     State(state): State<AdminState>,
     admin: Admin,
     Path(username): Path<String>,
-    body: Bytes,
+    AdminBody(body): AdminBody,
 ) -> Result<Response, AdminError> {
     let b: RolesBody = json_body(&body)?;
     let user =

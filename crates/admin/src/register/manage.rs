@@ -7,7 +7,7 @@
 use anyhow::Context as _;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::audit::{self, Actor, Change};
@@ -22,6 +22,7 @@ use crate::AdminState;
 use crate::bearer::required_bearer_token;
 use crate::client_ip::ClientIp;
 use crate::error::{AdminError, TokenKind};
+use crate::extract::Path;
 
 /// The client the presented registration access token manages, and the token.
 async fn authorize<'h>(

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use super::error::AccountError;
 use super::{CsrfProtected, read_account_form, view};
 use crate::AuthorizeState;
+use crate::form::FormBody;
 use crate::login::{Refusal, authenticate};
 use crate::logout::signed_out;
 use crate::session::ClientIp;
@@ -78,7 +79,7 @@ pub(crate) async fn post_revoke_app(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, _, user) = read_account_form::<RevokeForm>(&state, &headers, &body).await?;
     let client_id = ClientId(form.client_id);
@@ -119,7 +120,7 @@ pub(crate) async fn post_end_session(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, session, user) =
         read_account_form::<EndSessionForm>(&state, &headers, &body).await?;
@@ -170,7 +171,7 @@ pub(crate) async fn post_end_all_sessions(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (_, _, user) = read_account_form::<EndAllForm>(&state, &headers, &body).await?;
     let by = SignOut {
@@ -204,7 +205,7 @@ pub(crate) async fn post_change_password(
     State(state): State<AuthorizeState>,
     ip: ClientIp,
     headers: HeaderMap,
-    body: String,
+    FormBody(body): FormBody,
 ) -> Result<Response, AccountError> {
     let (form, session, user) = read_account_form::<PasswordForm>(&state, &headers, &body).await?;
     let page = |status: StatusCode, message: Cow<'static, str>| {

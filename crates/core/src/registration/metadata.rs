@@ -138,6 +138,9 @@ pub fn parse_registration_request(
         scope,
         metadata,
         registration_token_hash: None,
+        // An operator's word, never a registrant's (RFC 7591 §5: self-asserted metadata
+        // proves nothing about who runs the client).
+        first_party: None,
     };
     if new.grant_types.is_empty() {
         return Err(invalid("grant_types", "must name at least one grant type"));

@@ -1,5 +1,6 @@
-//! `portcullis client …`: create, list, show, delete and rotate the secret of OAuth
-//! clients, through the same domain functions the admin API and dynamic registration use.
+//! `portcullis client …`: create, update, list, show, delete and rotate the secret of
+//! OAuth clients, through the same domain functions the admin API and dynamic registration
+//! use.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -42,7 +43,23 @@ pub(crate) enum ClientCommand {
         /// `web` (default) or `native` (RFC 8252 redirect URI rules).
         #[arg(long, value_name = "T")]
         application_type: Option<String>,
+        /// The operator vouches for this client (it ships with this deployment): a public
+        /// one then gets codes from remembered consent instead of asking every time.
+        #[arg(long)]
+        first_party: bool,
         /// Print one JSON object (with `client_id` and, once, `client_secret`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an existing client's operator-only attributes.
+    Update {
+        /// The client id.
+        client_id: String,
+        /// Whether the operator vouches for the client (`true` or `false`); see
+        /// `client create --first-party`.
+        #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+        first_party: Option<bool>,
+        /// JSON output.
         #[arg(long)]
         json: bool,
     },
@@ -82,6 +99,7 @@ fn describe(client: &Client) -> serde_json::Value {
         "post_logout_redirect_uris": client.post_logout_redirect_uris,
         "grant_types": client.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": client.allowed_scope.to_string(),
+        "first_party": client.first_party,
         "created_at": client.created_at,
     })
 }
@@ -99,7 +117,8 @@ fn write_human(out: &mut dyn Write, client: &Client) -> std::io::Result<()> {
     }
     let grants: Vec<_> = client.grant_types.iter().map(|g| g.as_str()).collect();
     writeln!(out, "grant types:   {}", grants.join(" "))?;
-    writeln!(out, "scope:         {}", client.allowed_scope)
+    writeln!(out, "scope:         {}", client.allowed_scope)?;
+    writeln!(out, "first party:   {}", client.first_party)
 }
 
 pub(crate) async fn run(
@@ -119,6 +138,7 @@ pub(crate) async fn run(
             auth_method,
             jwks_uri,
             application_type,
+            first_party,
             json,
         } => {
             let auth_method = match auth_method {
@@ -142,6 +162,7 @@ pub(crate) async fn run(
                     application_type,
                     ..ClientMetadata::default()
                 },
+                first_party: Some(first_party),
                 ..NewClient::default()
             };
             let (client, secret) = clients::create_client(store.as_ref(), new, clock.now()).await?;
@@ -165,6 +186,31 @@ pub(crate) async fn run(
                     writeln!(out, "client_secret: {}", secret.expose())?;
                     writeln!(out, "(the secret is shown only now; it is stored hashed)")?;
                 }
+            }
+        }
+        ClientCommand::Update {
+            client_id,
+            first_party,
+            json,
+        } => {
+            let Some(first_party) = first_party else {
+                anyhow::bail!("nothing to change: give --first-party true|false");
+            };
+            let client =
+                clients::set_first_party(store.as_ref(), &client_id, first_party, clock.now())
+                    .await?;
+            super::audit(
+                &store,
+                clock,
+                "client.update",
+                &client_id,
+                describe(&client),
+            )
+            .await?;
+            if json {
+                writeln!(out, "{}", describe(&client))?;
+            } else {
+                write_human(out, &client)?;
             }
         }
         ClientCommand::List { json } => {

@@ -18,7 +18,7 @@ macro_rules! client_columns {
     () => {
         "client_id, secret_hash, client_type, auth_method, name, redirect_uris, \
          post_logout_redirect_uris, grant_types, allowed_scope, metadata, \
-         registration_token_hash, created_at, updated_at"
+         registration_token_hash, first_party, created_at, updated_at"
     };
 }
 
@@ -35,6 +35,7 @@ struct ClientRow {
     allowed_scope: String,
     metadata: String,
     registration_token_hash: Option<Vec<u8>>,
+    first_party: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -61,6 +62,7 @@ impl TryFrom<ClientRow> for Client {
                 row.registration_token_hash.as_deref(),
                 "client.registration_token_hash",
             )?,
+            first_party: row.first_party,
             created_at: Timestamp(row.created_at),
             updated_at: Timestamp(row.updated_at),
         })
@@ -96,7 +98,7 @@ impl ClientStore for DbStore {
         sqlx::query(concat!(
             "insert into client (",
             client_columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(client.client_id.as_str())
         .bind(client.secret_hash.as_ref().map(|h| h.as_bytes()))
@@ -114,6 +116,7 @@ impl ClientStore for DbStore {
                 .as_ref()
                 .map(|h| h.as_bytes()),
         )
+        .bind(client.first_party)
         .bind(client.created_at.0)
         .bind(client.updated_at.0)
         .execute(&mut *self.writer().await?)
@@ -157,7 +160,7 @@ impl ClientStore for DbStore {
             "update client set secret_hash = $2, client_type = $3, auth_method = $4, \
              name = $5, redirect_uris = $6, post_logout_redirect_uris = $7, \
              grant_types = $8, allowed_scope = $9, metadata = $10, \
-             registration_token_hash = $11, updated_at = $12 \
+             registration_token_hash = $11, first_party = $12, updated_at = $13 \
              where client_id = $1",
         )
         .bind(client.client_id.as_str())
@@ -176,6 +179,7 @@ impl ClientStore for DbStore {
                 .as_ref()
                 .map(|h| h.as_bytes()),
         )
+        .bind(client.first_party)
         .bind(client.updated_at.0)
         .execute(&mut *self.writer().await?)
         .await

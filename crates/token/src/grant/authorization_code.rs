@@ -1,9 +1,12 @@
-//! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3.2): one guarded store
-//! write redeems the code, so of any number of concurrent presenters exactly one wins; a
-//! replay revokes the grant and with it every token the first redemption issued (§4.1.2,
-//! §10.5). Then the code must belong to the client, the `redirect_uri` must be the
-//! authorization request's byte for byte, and PKCE must hold (RFC 7636 §4.6) with no
-//! downgrade (RFC 9700 §2.1.1).
+//! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3.2). The presenter is
+//! checked before the code is touched: the code must belong to the authenticated client,
+//! the `redirect_uri` must be the authorization request's byte for byte, and PKCE must hold
+//! (RFC 7636 §4.6) with no downgrade (RFC 9700 §2.1.1). A refused presenter leaves the
+//! code as it was, so whoever stole a code (an app on the same device claiming a public
+//! client's id, RFC 8252 §8.6) can neither redeem it nor destroy it for its owner. Then one
+//! guarded store write redeems it, so of any number of concurrent presenters exactly one
+//! wins; a replay by a presenter who passes those checks revokes the grant and with it
+//! every token the first redemption issued (§4.1.2, §10.5).
 
 use anyhow::Context as _;
 use portcullis_core::Timestamp;
@@ -47,8 +50,9 @@ fn verify_pkce(
 
 /// Exchanges an authorization code for tokens.
 ///
-/// The code is read first and everything is checked and minted before it is redeemed, so
-/// that the redemption and the refresh token it yields are stored in ONE store step: a
+/// The code is read first and the presenter checked against it; only a presenter who
+/// passes may spend it. Everything is then checked and minted before the code is redeemed,
+/// so that the redemption and the refresh token it yields are stored in ONE store step: a
 /// failure part-way (a full disk) leaves the code unredeemed, and the client's retry is
 /// a retry instead of a replay that would revoke the grant.
 pub(super) async fn redeem_code(
@@ -64,15 +68,25 @@ pub(super) async fn redeem_code(
         .await
         .context("find authorization code")?
     {
-        Some(code) if code.redeemed_at.is_some() => return Err(replayed(state, &code, now).await),
-        Some(code) if code.expires_at > now => code,
+        // A redeemed code is kept past its expiry so that its replay is recognised.
+        Some(code) if code.redeemed_at.is_some() || code.expires_at > now => code,
         _ => return Err(TokenError::InvalidGrant(GrantFailure::UnknownCode)),
     };
-    let (response, refresh_record) = match exchange(state, client, &request, &code, now).await {
+    // Nothing is written for a presenter that fails here: spending the code (or revoking
+    // its grant, for a redeemed one) on a stranger's say-so would let anyone who saw the
+    // code in a log, a referrer or another app's URL handler destroy the owner's sign-in.
+    // Guessing the verifier instead is hopeless: RFC 7636 §7.1 gives it 256 bits, and the
+    // code lives at most 60 s.
+    check_presenter(client, &request, &code)?;
+    if code.redeemed_at.is_some() {
+        return Err(replayed(state, &code, now).await);
+    }
+    let (response, refresh_record) = match exchange(state, client, &code, now).await {
         Ok(issued) => issued,
         Err(refused) => {
-            // A refused exchange still spends the code (RFC 6749 §4.1.2: it must not be
-            // tried again), and one that lost the race to another presenter is a replay.
+            // The rightful client was refused (grant revoked, user disabled): the code is
+            // spent all the same (RFC 6749 §4.1.2: it must not be tried again), and one
+            // that lost the race to another presenter is a replay.
             let spent = store
                 .redeem_code(&code_hash, now, CodeUse::SpendOnly)
                 .await
@@ -97,6 +111,28 @@ pub(super) async fn redeem_code(
     }
 }
 
+/// Whether the presenter is the one the code was issued to (RFC 6749 §4.1.3): the same
+/// client, the same `redirect_uri`, and the PKCE verifier of the challenge (RFC 7636 §4.6).
+fn check_presenter(
+    client: &AuthenticatedClient,
+    request: &AuthorizationCodeRequest,
+    code: &AuthorizationCode,
+) -> Result<(), TokenError> {
+    let client = &client.client;
+    if code.client_id != client.client_id {
+        return Err(TokenError::InvalidGrant(GrantFailure::CodeOfAnotherClient));
+    }
+    if request.redirect_uri != code.redirect_uri {
+        return Err(TokenError::InvalidGrant(GrantFailure::RedirectUriMismatch));
+    }
+    verify_pkce(
+        code.code_challenge.as_deref(),
+        request.code_verifier.as_deref(),
+        client.client_type,
+    )
+    .map_err(TokenError::InvalidGrant)
+}
+
 /// A presented code that was already redeemed (RFC 6749 §4.1.2): revokes the grant, and
 /// with it everything the first redemption issued.
 async fn replayed(state: &TokenState, code: &AuthorizationCode, now: Timestamp) -> TokenError {
@@ -114,29 +150,16 @@ async fn replayed(state: &TokenState, code: &AuthorizationCode, now: Timestamp) 
     }
 }
 
-/// Checks an unredeemed code against the request and mints what redeeming it yields: the
-/// response, and the refresh token to store with the redemption.
+/// Mints what redeeming an unredeemed code yields for its proven presenter: the response,
+/// and the refresh token to store with the redemption.
 async fn exchange(
     state: &TokenState,
     client: &AuthenticatedClient,
-    request: &AuthorizationCodeRequest,
     code: &AuthorizationCode,
     now: Timestamp,
 ) -> Result<(TokenResponse, Option<RefreshToken>), TokenError> {
     let store = state.store.as_ref();
     let client = &client.client;
-    if code.client_id != client.client_id {
-        return Err(TokenError::InvalidGrant(GrantFailure::CodeOfAnotherClient));
-    }
-    if request.redirect_uri != code.redirect_uri {
-        return Err(TokenError::InvalidGrant(GrantFailure::RedirectUriMismatch));
-    }
-    verify_pkce(
-        code.code_challenge.as_deref(),
-        request.code_verifier.as_deref(),
-        client.client_type,
-    )
-    .map_err(TokenError::InvalidGrant)?;
     let grant = find_grant(store, code.grant_id, |revoked_at| revoked_at.is_none()).await?;
     let user = find_active_user(store, code.user_id).await?;
     let minted = mint_tokens(
