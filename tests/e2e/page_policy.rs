@@ -17,7 +17,7 @@ fn form_action(page: &Page) -> Vec<String> {
         .split(';')
         .map(str::trim)
         .find(|d| d.starts_with("form-action "))
-        .unwrap_or_else(|| panic!("no form-action in {policy}"));
+        .expect("a form-action directive");
     directive
         .split_whitespace()
         .skip(1)

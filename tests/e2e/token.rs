@@ -10,9 +10,7 @@ use openidconnect::reqwest::StatusCode;
 use openidconnect::reqwest::header::HeaderMap;
 use portcullis_core::clients::{NewClient, create_client};
 use portcullis_core::ids::{ClientId, GrantId, SessionId, UserId};
-use portcullis_core::model::{
-    AuthorizationCode, Grant, RefreshRotation, RefreshToken, User, UserProfile,
-};
+use portcullis_core::model::{AuthorizationCode, Grant, User, UserProfile};
 use portcullis_core::password::PasswordHash;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::secret::{PlainSecret, SecretHash, SecretKind};
