@@ -16,9 +16,10 @@ fn form_action(page: &Page) -> Vec<String> {
     let directive = policy
         .split(';')
         .map(str::trim)
-        .find(|d| d.starts_with("form-action "))
-        .expect("a form-action directive");
+        .find(|d| d.starts_with("form-action "));
+    assert!(directive.is_some(), "no form-action in {policy}");
     directive
+        .unwrap_or_default()
         .split_whitespace()
         .skip(1)
         .map(str::to_owned)
