@@ -10,9 +10,7 @@ use openidconnect::reqwest::StatusCode;
 use openidconnect::reqwest::header::HeaderMap;
 use portcullis_core::clients::{NewClient, create_client};
 use portcullis_core::ids::{ClientId, GrantId, SessionId, UserId};
-use portcullis_core::model::{
-    AuthorizationCode, Grant, RefreshRotation, RefreshToken, User, UserProfile,
-};
+use portcullis_core::model::{AuthorizationCode, Grant, User, UserProfile};
 use portcullis_core::password::PasswordHash;
 use portcullis_core::scope::ScopeSet;
 use portcullis_core::secret::{PlainSecret, SecretHash, SecretKind};
@@ -919,98 +917,78 @@ pub(crate) async fn refresh_rotates_and_reuse_revokes_the_grant(app: &TestApp) {
 pub(crate) async fn a_retry_inside_the_reuse_grace_window_rotates_again_and_later_reuse_revokes(
     app: &TestApp,
 ) {
-    // Arrange: a server that forgives a reuse within 30 s of the rotation.
-    let graced = TestApp::spawn_with(app.backend(), "token::reuse_grace", |c| {
-        c.tokens.refresh_token_reuse_grace = std::time::Duration::from_secs(30);
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let client = confidential_client(&graced).await;
+    // Arrange: the default configuration forgives a reuse within 30 s of the rotation.
+    assert_eq!(
+        app.config.tokens.refresh_token_reuse_grace,
+        std::time::Duration::from_secs(30)
+    );
+    let client = confidential_client(app).await;
     let (verifier, challenge) = pkce_pair();
     let issued = issue_code(
-        &graced,
+        app,
         &client,
         CodeSpec::with_pkce("openid offline_access", &challenge),
     )
     .await;
-    let first = exchange(&graced, Auth::Basic(&client), &issued.code, Some(&verifier)).await;
+    let first = exchange(app, Auth::Basic(&client), &issued.code, Some(&verifier)).await;
     let r1 = first.str("refresh_token").to_owned();
-    let rotated = refresh(&graced, Auth::Basic(&client), &r1, None).await;
+    let rotated = refresh(app, Auth::Basic(&client), &r1, None).await;
     rotated.assert_ok();
+    let lost = rotated.str("refresh_token").to_owned();
 
     // Act: the client retries with the token it just rotated (its response was lost).
-    let retried = refresh(&graced, Auth::Basic(&client), &r1, None).await;
+    let retried = refresh(app, Auth::Basic(&client), &r1, None).await;
 
-    // Assert: another successor, the grant intact, and both successors usable.
+    // Assert: another successor, which replaced the lost one; the grant intact.
     retried.assert_ok();
-    assert_ne!(retried.str("refresh_token"), rotated.str("refresh_token"));
-    assert!(!grant_revoked(&graced, issued.grant_id).await);
-    let lost = refresh(
-        &graced,
-        Auth::Basic(&client),
-        rotated.str("refresh_token"),
-        None,
-    )
-    .await;
-    lost.assert_ok();
-    let kept = refresh(
-        &graced,
-        Auth::Basic(&client),
-        retried.str("refresh_token"),
-        None,
-    )
-    .await;
-    kept.assert_ok();
-
-    // Arrange: a token of the same grant whose rotation was a minute ago, past the window.
-    let record = graced
+    let kept = retried.str("refresh_token").to_owned();
+    assert_ne!(kept, lost);
+    assert!(!grant_revoked(app, issued.grant_id).await);
+    let replaced = app
         .store
-        .find_refresh_token(&SecretHash::of(kept.str("refresh_token")))
+        .find_refresh_token(&SecretHash::of(&lost))
         .await
         .unwrap()
         .unwrap();
-    let stale = PlainSecret::generate(SecretKind::RefreshToken).unwrap();
-    let stale_record = RefreshToken {
-        token_hash: stale.hash(),
-        ..record.clone()
-    };
-    graced
-        .store
-        .insert_refresh_token(&stale_record)
-        .await
-        .unwrap();
-    let minute_ago = SystemClock.now().minus(std::time::Duration::from_secs(60));
-    let next = RefreshToken {
-        token_hash: SecretHash::of("pcr_next_of_stale"),
-        parent_hash: Some(stale_record.token_hash.clone()),
-        ..record
-    };
-    let outcome = graced
-        .store
-        .rotate_refresh_token(&stale_record.token_hash, &next, minute_ago)
-        .await
-        .unwrap();
-    assert!(
-        matches!(outcome, RefreshRotation::Rotated(_)),
-        "{outcome:?}"
-    );
+    assert!(replaced.revoked_at.is_some(), "one chain, one live token");
 
-    // Act: reuse outside the window.
-    let reuse = refresh(&graced, Auth::Basic(&client), stale.expose(), None).await;
-    let live_sibling = refresh(
-        &graced,
-        Auth::Basic(&client),
-        kept.str("refresh_token"),
-        None,
+    // Act: the chain goes on with the retry's token.
+    let next = refresh(app, Auth::Basic(&client), &kept, None).await;
+    next.assert_ok();
+    let newest = next.str("refresh_token").to_owned();
+
+    // Act: whoever holds the lost successor presents it: not the client that retried.
+    let reuse = refresh(app, Auth::Basic(&client), &lost, None).await;
+    let after_reuse = refresh(app, Auth::Basic(&client), &newest, None).await;
+
+    // Assert: that is reuse (RFC 9700 §4.14.2), and the whole grant goes.
+    reuse.assert_error(400, "invalid_grant");
+    assert!(grant_revoked(app, issued.grant_id).await);
+    after_reuse.assert_error(400, "invalid_grant");
+}
+
+pub(crate) async fn a_retry_after_the_successor_was_used_is_reuse(app: &TestApp) {
+    // Arrange: rotated, and the successor used in turn, all inside the window.
+    let client = confidential_client(app).await;
+    let (verifier, challenge) = pkce_pair();
+    let issued = issue_code(
+        app,
+        &client,
+        CodeSpec::with_pkce("openid offline_access", &challenge),
     )
     .await;
+    let first = exchange(app, Auth::Basic(&client), &issued.code, Some(&verifier)).await;
+    let r1 = first.str("refresh_token").to_owned();
+    let second = refresh(app, Auth::Basic(&client), &r1, None).await;
+    let third = refresh(app, Auth::Basic(&client), second.str("refresh_token"), None).await;
+    third.assert_ok();
 
-    // Assert: outside the window reuse is theft again, and the whole grant goes.
+    // Act: the first token again, within seconds.
+    let reuse = refresh(app, Auth::Basic(&client), &r1, None).await;
+
+    // Assert: the chain went on without this presenter: reuse, and the grant goes.
     reuse.assert_error(400, "invalid_grant");
-    assert!(grant_revoked(&graced, issued.grant_id).await);
-    live_sibling.assert_error(400, "invalid_grant");
-    graced.stop().await.unwrap();
+    assert!(grant_revoked(app, issued.grant_id).await);
 }
 
 pub(crate) async fn refresh_may_narrow_the_scope_but_never_widen_it(app: &TestApp) {

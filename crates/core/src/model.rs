@@ -382,6 +382,20 @@ pub enum RefreshRotation {
     Invalid,
 }
 
+/// The result of a client's retried rotation inside the reuse grace window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRetry {
+    /// The new successor was stored, and the unused successor it replaces revoked (and
+    /// marked rotated, so whoever holds it and presents it later is caught as reuse): the
+    /// grant's chain still has one live token.
+    Rotated,
+    /// A successor of the token was already used: the chain went on without this
+    /// presenter, so the token is being reused (RFC 9700 §4.14.2). Nothing was written.
+    SuccessorUsed,
+    /// Rotated before the window, revoked, expired, or its grant revoked: nothing written.
+    NotLive,
+}
+
 /// Signature algorithms of our signing keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SigningAlg {

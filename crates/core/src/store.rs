@@ -11,8 +11,8 @@ use crate::ids::{ClientId, GrantId, SessionId, UserId};
 use crate::login_throttle::{Admission, AttemptEnd, ThrottleKeys, ThrottlePolicy};
 use crate::model::{
     AccessTokenStanding, AuditEvent, AuthorizationCode, Client, CodeRedemption, Consent, Grant,
-    InitialAccessToken, RefreshRotation, RefreshToken, Session, SigningKeyRecord, User,
-    UserProfile,
+    InitialAccessToken, RefreshRetry, RefreshRotation, RefreshToken, Session, SigningKeyRecord,
+    User, UserProfile,
 };
 use crate::password::PasswordHash;
 use crate::secret::SecretHash;
@@ -309,16 +309,18 @@ pub trait RefreshTokenStore: Send + Sync {
     /// A client's retry inside the reuse grace window (`tokens.refresh_token_reuse_grace`):
     /// gives `old_hash` another `successor` although it was already rotated, provided its
     /// first rotation happened at or after `rotated_since` and it is otherwise live (not
-    /// revoked, grant not revoked, neither expiry passed at `now`); touches the grant like
-    /// a rotation. Its first rotation time is kept, so retries never stretch the window.
-    /// Returns whether a successor was stored; `false` writes nothing.
+    /// revoked, grant not revoked, neither expiry passed at `now`), and no successor of it
+    /// has been used. In the same transaction the unused successor it replaces is revoked
+    /// (and marked rotated at `now`), so the chain keeps one live token, and the grant is
+    /// touched like a rotation. The first rotation time is kept, so retries never stretch
+    /// the window. Anything but [`RefreshRetry::Rotated`] writes nothing.
     async fn retry_refresh_rotation(
         &self,
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
         rotated_since: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<RefreshRetry, StoreError>;
     /// Revokes one token; returns whether it was live.
     async fn revoke_refresh_token(
         &self,

@@ -83,8 +83,9 @@ pub struct TokenConfig {
     #[serde(with = "humantime_serde")]
     pub client_cache_ttl: Duration,
     /// How long after a refresh token's rotation the same client may present it again
-    /// and get another successor instead of having the grant revoked as reuse (a retry
-    /// after a lost response); zero turns it off.
+    /// and get another successor, which replaces the first, instead of having the grant
+    /// revoked as reuse (a retry after a lost response); zero turns it off. Decision
+    /// record 0008 explains the default.
     #[serde(with = "humantime_serde")]
     pub refresh_token_reuse_grace: Duration,
 }
@@ -345,7 +346,7 @@ impl Default for Config {
                 refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
                 refresh_token_idle_ttl: Duration::from_secs(7 * 24 * 3600),
                 client_cache_ttl: Duration::from_secs(30),
-                refresh_token_reuse_grace: Duration::ZERO,
+                refresh_token_reuse_grace: DEFAULT_REFRESH_TOKEN_REUSE_GRACE,
             },
             keys: KeysConfig {
                 reload_interval: Duration::from_secs(60),
@@ -392,6 +393,10 @@ const ARGON2_MIN_MEMORY_KIB: u32 = 19_456;
 
 /// OWASP's least argon2id memory with a single iteration (46 MiB).
 const ARGON2_ONE_PASS_MEMORY_KIB: u32 = 47_104;
+
+/// The default `tokens.refresh_token_reuse_grace`: a retry after a client's request
+/// timeout (commonly 10-30 s) is forgiven; see decision record 0008.
+const DEFAULT_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(30);
 
 /// The longest `tokens.refresh_token_reuse_grace` accepted.
 const MAX_REFRESH_TOKEN_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -447,9 +452,9 @@ impl Config {
                 problem: "must be at most 5 minutes (0s disables the cache)".into(),
             });
         }
-        // Inside the window a stolen refresh token forks the chain instead of revoking
-        // the grant (RFC 9700 §4.14.2 detection is suspended), so it covers a retry, no
-        // more.
+        // Inside the window a replay of the rotated token is taken for a retry and not
+        // detected at once (RFC 9700 §4.14.2; detection resumes when the replaced
+        // successor's holder comes back), so it covers a retry, no more.
         if self.tokens.refresh_token_reuse_grace > MAX_REFRESH_TOKEN_REUSE_GRACE {
             return Err(ConfigError::Invalid {
                 key: "PORTCULLIS_TOKENS__REFRESH_TOKEN_REUSE_GRACE",
@@ -787,9 +792,11 @@ mod tests {
     }
 
     #[test]
-    fn refresh_token_reuse_grace_is_off_by_default_and_at_most_a_minute() {
+    fn refresh_token_reuse_grace_is_half_a_minute_by_default_and_at_most_a_minute() {
         let mut c = Config::default();
-        assert_eq!(c.tokens.refresh_token_reuse_grace, Duration::ZERO);
+        assert_eq!(c.tokens.refresh_token_reuse_grace, Duration::from_secs(30));
+        c.tokens.refresh_token_reuse_grace = Duration::ZERO;
+        c.validate().unwrap();
         c.tokens.refresh_token_reuse_grace = Duration::from_secs(60);
         c.validate().unwrap();
         c.tokens.refresh_token_reuse_grace = Duration::from_secs(61);

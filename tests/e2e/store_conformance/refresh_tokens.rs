@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
+use portcullis_core::model::{Grant, RefreshRetry, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::Store;
 use tokio::sync::Barrier;
@@ -764,10 +764,10 @@ pub(super) async fn failed_rotations_do_not_record_a_use_of_the_grant(store: Arc
     );
 }
 
-pub(super) async fn a_retried_rotation_inside_the_window_stores_another_successor(
+pub(super) async fn a_retried_rotation_inside_the_window_replaces_the_unused_successor(
     store: Arc<dyn Store>,
 ) {
-    // Arrange: rotated at 10.
+    // Arrange: rotated at 10; the first successor's answer is lost.
     let w = world_with_distinct_times(&*store).await;
     let old = refresh_token(&w.grant, "pcr_old");
     store.insert_refresh_token(&old).await.unwrap();
@@ -777,30 +777,101 @@ pub(super) async fn a_retried_rotation_inside_the_window_stores_another_successo
         .await
         .unwrap();
     let second = successor(&old, "pcr_second", at(12));
+    let third = successor(&old, "pcr_third", at(13));
 
-    // Act: retried at 12 with a window reaching back to 7.
-    let stored = store
+    // Act: retried at 12, and once more at 13, with a window reaching back to 7.
+    let retried = store
         .retry_refresh_rotation(&old.token_hash, &second, at(12), at(7))
         .await
         .unwrap();
+    let again = store
+        .retry_refresh_rotation(&old.token_hash, &third, at(13), at(7))
+        .await
+        .unwrap();
 
-    // Assert: both successors live; the first rotation's time is kept, so a retry
-    // never stretches the window; the grant records the use.
-    assert!(stored);
-    for next in [&first, &second] {
-        assert_eq!(
-            store.find_refresh_token(&next.token_hash).await.unwrap(),
-            Some(next.clone())
-        );
-    }
+    // Assert: each retry revoked the successor it replaced (marked rotated too, so its
+    // holder's later use is reuse): one live token in the chain, the newest.
+    assert_eq!(retried, RefreshRetry::Rotated);
+    assert_eq!(again, RefreshRetry::Rotated);
+    let find = |t: &RefreshToken| {
+        let store = store.clone();
+        let hash = t.token_hash.clone();
+        async move { store.find_refresh_token(&hash).await.unwrap().unwrap() }
+    };
+    assert_eq!(
+        find(&first).await,
+        RefreshToken {
+            rotated_at: Some(at(12)),
+            revoked_at: Some(at(12)),
+            ..first.clone()
+        }
+    );
+    assert_eq!(
+        find(&second).await,
+        RefreshToken {
+            rotated_at: Some(at(13)),
+            revoked_at: Some(at(13)),
+            ..second.clone()
+        }
+    );
+    assert_eq!(find(&third).await, third);
+    // The first rotation's time is kept, so a retry never stretches the window; the
+    // grant records the use.
+    assert_eq!(find(&old).await.rotated_at, Some(at(10)));
     assert_eq!(
         store
-            .find_refresh_token(&old.token_hash)
+            .find_grant(w.grant.grant_id)
             .await
             .unwrap()
             .unwrap()
-            .rotated_at,
-        Some(at(10))
+            .last_used_at,
+        at(13)
+    );
+    // The replaced successor cannot be rotated; presenting it reads as a rotated token.
+    let from_first = successor(&first, "pcr_from_first", at(14));
+    assert!(matches!(
+        store
+            .rotate_refresh_token(&first.token_hash, &from_first, at(14))
+            .await
+            .unwrap(),
+        RefreshRotation::AlreadyRotated(_)
+    ));
+}
+
+pub(super) async fn a_retry_after_a_successor_was_used_is_reuse_and_writes_nothing(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: rotated at 10, and its successor rotated in turn at 11.
+    let w = world(&*store).await;
+    let old = refresh_token(&w.grant, "pcr_old");
+    store.insert_refresh_token(&old).await.unwrap();
+    let first = successor(&old, "pcr_first", at(10));
+    store
+        .rotate_refresh_token(&old.token_hash, &first, at(10))
+        .await
+        .unwrap();
+    let next = successor(&first, "pcr_next", at(11));
+    store
+        .rotate_refresh_token(&first.token_hash, &next, at(11))
+        .await
+        .unwrap();
+    let retry = successor(&old, "pcr_retry", at(12));
+
+    // Act
+    let outcome = store
+        .retry_refresh_rotation(&old.token_hash, &retry, at(12), at(7))
+        .await
+        .unwrap();
+
+    // Assert: the chain went on without this presenter; nothing changed.
+    assert_eq!(outcome, RefreshRetry::SuccessorUsed);
+    assert_eq!(
+        store.find_refresh_token(&retry.token_hash).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_refresh_token(&next.token_hash).await.unwrap(),
+        Some(next)
     );
     assert_eq!(
         store
@@ -809,7 +880,7 @@ pub(super) async fn a_retried_rotation_inside_the_window_stores_another_successo
             .unwrap()
             .unwrap()
             .last_used_at,
-        at(12)
+        at(11)
     );
 }
 
@@ -848,18 +919,30 @@ pub(super) async fn a_retried_rotation_outside_the_window_or_of_a_dead_token_sto
 
     // Act + Assert: the window starts after the rotation; a revoked grant's token is dead.
     let late = successor(&rotated, "pcr_late", at(20));
-    assert!(
-        !store
+    assert_eq!(
+        store
             .retry_refresh_rotation(&rotated.token_hash, &late, at(20), at(11))
             .await
-            .unwrap()
+            .unwrap(),
+        RefreshRetry::NotLive
     );
     let dead = successor(&of_revoked, "pcr_dead", at(12));
-    assert!(
-        !store
+    assert_eq!(
+        store
             .retry_refresh_rotation(&of_revoked.token_hash, &dead, at(12), at(5))
             .await
+            .unwrap(),
+        RefreshRetry::NotLive
+    );
+    // Nor is the window's first successor touched by a refused retry.
+    assert_eq!(
+        store
+            .find_refresh_token(&SecretHash::of("pcr_a"))
+            .await
             .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
     );
     for unstored in [&late, &dead] {
         assert_eq!(

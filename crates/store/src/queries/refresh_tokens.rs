@@ -8,7 +8,7 @@ use super::backend::DbRow;
 use async_trait::async_trait;
 use portcullis_core::Timestamp;
 use portcullis_core::ids::{ClientId, GrantId};
-use portcullis_core::model::{Grant, RefreshRotation, RefreshToken, User};
+use portcullis_core::model::{Grant, RefreshRetry, RefreshRotation, RefreshToken, User};
 use portcullis_core::secret::SecretHash;
 use portcullis_core::store::{RefreshTokenStore, StoreError};
 use sqlx::FromRow;
@@ -128,6 +128,69 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// The steps of `retry_refresh_rotation` on its transaction; the caller commits only
+/// [`RefreshRetry::Rotated`].
+async fn retry_in(
+    conn: &mut DbConnection,
+    old_hash: &SecretHash,
+    successor: &RefreshToken,
+    now: Timestamp,
+    rotated_since: Timestamp,
+) -> Result<RefreshRetry, StoreError> {
+    let touched = sqlx::query(
+        "update oauth_grant set last_used_at = $2 \
+         where revoked_at is null \
+         and grant_id = (select grant_id from refresh_token where token_hash = $1)",
+    )
+    .bind(old_hash.as_bytes())
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    // The presented token: still live, and first rotated inside the window (a no-op write
+    // that takes its row lock and checks the guard).
+    let presented = sqlx::query(
+        "update refresh_token set rotated_at = rotated_at \
+         where token_hash = $1 and revoked_at is null and rotated_at >= $3 \
+         and expires_at > $2 and idle_expires_at > $2",
+    )
+    .bind(old_hash.as_bytes())
+    .bind(now.0)
+    .bind(rotated_since.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    if touched.rows_affected() != 1 || presented.rows_affected() != 1 {
+        return Ok(RefreshRetry::NotLive);
+    }
+    // A successor that was itself rotated (not revoked by an earlier retry) was used:
+    // someone holds the chain's live token, and it is not this presenter.
+    let used: i64 = sqlx::query_scalar(
+        "select count(*) from refresh_token \
+         where parent_hash = $1 and rotated_at is not null and revoked_at is null",
+    )
+    .bind(old_hash.as_bytes())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    if used > 0 {
+        return Ok(RefreshRetry::SuccessorUsed);
+    }
+    // The successor this retry replaces, never used: revoked, and marked rotated so that
+    // presenting it later counts as reuse (its holder is not the one retrying).
+    sqlx::query(
+        "update refresh_token set revoked_at = $2, rotated_at = $2 \
+         where parent_hash = $1 and revoked_at is null and rotated_at is null",
+    )
+    .bind(old_hash.as_bytes())
+    .bind(now.0)
+    .execute(&mut *conn)
+    .await
+    .map_err(from_sqlx)?;
+    insert(conn, successor).await?;
+    Ok(RefreshRetry::Rotated)
+}
+
 #[async_trait]
 impl RefreshTokenStore for DbStore {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), StoreError> {
@@ -206,11 +269,20 @@ impl RefreshTokenStore for DbStore {
         successor: &RefreshToken,
         now: Timestamp,
         rotated_since: Timestamp,
-    ) -> Result<bool, StoreError> {
-        Ok(self
-            .rotate(old_hash, successor, now, Some(rotated_since))
-            .await?
-            .is_some())
+    ) -> Result<RefreshRetry, StoreError> {
+        // Rare (a lost response), so plain statements in one write transaction, the same
+        // text on both backends, rather than the hot path's single-trip rotation. On
+        // Postgres the grant row is locked first, by its touch: the order `revoke_grant`
+        // and the rotation take (grant, then tokens), and it holds off any rotation of a
+        // successor until this commits, so the check below cannot go stale.
+        let mut tx = self.begin_write().await?;
+        let outcome = retry_in(&mut tx, old_hash, successor, now, rotated_since).await?;
+        if outcome == RefreshRetry::Rotated {
+            tx.commit().await.map_err(from_sqlx)?;
+        } else {
+            tx.rollback().await.map_err(from_sqlx)?;
+        }
+        Ok(outcome)
     }
 
     async fn revoke_refresh_token(

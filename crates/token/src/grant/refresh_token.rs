@@ -2,7 +2,8 @@
 //! bound to its client, may mint a narrower scope but never a wider one, and rotates on
 //! every use in one guarded store write; presenting a token that was already rotated is
 //! reuse, and revokes the whole grant, unless it is the same client retrying within
-//! `tokens.refresh_token_reuse_grace` of the rotation (off by default).
+//! `tokens.refresh_token_reuse_grace` of the rotation, before the successor was used: the
+//! retry's successor then replaces the first (decision record 0008).
 //!
 //! A refresh costs two store round trips: one joined read of the token, its grant and
 //! the grant's user, and the rotation, which also records the grant's use.
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use portcullis_core::Timestamp;
-use portcullis_core::model::RefreshRotation;
+use portcullis_core::model::{RefreshRetry, RefreshRotation};
 use portcullis_core::secret::SecretHash;
 
 use super::{active_grant, active_user};
@@ -72,36 +73,56 @@ pub(super) async fn refresh(
     {
         // The rotation recorded the grant's use too.
         RefreshRotation::Rotated(_) => {}
+        // A token revoked after its rotation (a successor a retry replaced) is never a
+        // retry: its holder is not the client that retried.
         RefreshRotation::AlreadyRotated(old)
-            if forgiven_as_retry(old.rotated_at, now, state.refresh_token_reuse_grace) =>
+            if old.revoked_at.is_none()
+                && forgiven_as_retry(old.rotated_at, now, state.refresh_token_reuse_grace) =>
         {
             // The client lost the response to its first rotation and asks again: it
-            // gets another successor. The window bounds how long a thief could do the
-            // same unnoticed, which is why it is short and off by default.
+            // gets another successor, which replaces the first, so the chain still has
+            // one live token. The window bounds how long a thief replaying the old token
+            // goes unnoticed (decision record 0008).
             let since = now.minus(state.refresh_token_reuse_grace);
-            if !store
+            match store
                 .retry_refresh_rotation(&presented, &successor, now, since)
                 .await
                 .context("rotate a refresh token again inside the reuse grace window")?
             {
+                RefreshRetry::Rotated => {}
+                RefreshRetry::SuccessorUsed => return Err(reused(state, old.grant_id, now).await),
                 // Revoked, expired or its grant revoked since: no longer live.
-                return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenInactive));
+                RefreshRetry::NotLive => {
+                    return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenInactive));
+                }
             }
         }
         RefreshRotation::AlreadyRotated(old) => {
-            // Two holders of one token: one of them stole it. Which one cannot be told,
-            // so the whole grant goes (RFC 9700 §4.14.2).
-            store
-                .revoke_grant(old.grant_id, now)
-                .await
-                .context("revoke the grant of a reused refresh token")?;
-            return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenReused));
+            return Err(reused(state, old.grant_id, now).await);
         }
         RefreshRotation::Invalid => {
             return Err(TokenError::InvalidGrant(GrantFailure::RefreshTokenInactive));
         }
     }
     Ok(TokenResponse::new(minted, Some(secret)))
+}
+
+/// A rotated token presented again: two holders of one token, one of whom stole it. Which
+/// one cannot be told, so the whole grant goes (RFC 9700 §4.14.2).
+async fn reused(
+    state: &TokenState,
+    grant_id: portcullis_core::ids::GrantId,
+    now: Timestamp,
+) -> TokenError {
+    match state
+        .store
+        .revoke_grant(grant_id, now)
+        .await
+        .context("revoke the grant of a reused refresh token")
+    {
+        Ok(_) => TokenError::InvalidGrant(GrantFailure::RefreshTokenReused),
+        Err(error) => error.into(),
+    }
 }
 
 /// Whether presenting a token rotated at `rotated_at` again at `now` is a retry to forgive:
