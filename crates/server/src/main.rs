@@ -3,11 +3,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc instead of the system allocator: glibc's malloc keeps per-thread arenas and
-/// hands large freed blocks back with `munmap`, each a TLB shootdown across cores.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = match portcullis_server::cli::parse(std::env::args_os()) {
