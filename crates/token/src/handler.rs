@@ -19,6 +19,9 @@ use crate::{TokenState, client_assertion, client_auth, grant};
 /// only bounds what a caller can make us buffer.
 const MAX_TOKEN_REQUEST_BYTES: usize = 16 * 1024;
 
+/// How much of an oversized body is still read (and dropped) before it is refused.
+const READ_OVERSIZED_UP_TO: usize = 128 * 1024;
+
 /// The longest client id we log: ids are caller-supplied, and a request body may hold
 /// kilobytes of one.
 const MAX_LOGGED_CLIENT_ID_CHARS: usize = 128;
@@ -69,9 +72,17 @@ pub(crate) async fn read_form(headers: &HeaderMap, body: Body) -> Result<Bytes, 
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    axum::body::to_bytes(body, MAX_TOKEN_REQUEST_BYTES)
+    let too_large = || TokenError::InvalidRequest("the request body is too large or unreadable");
+    // Read past the bound (up to a second, larger one) before refusing: a connection closed
+    // with unread data is reset by the kernel, which can destroy the error answer before
+    // the client reads it.
+    let body = axum::body::to_bytes(body, READ_OVERSIZED_UP_TO)
         .await
-        .map_err(|_| TokenError::InvalidRequest("the request body is too large or unreadable"))
+        .map_err(|_| too_large())?;
+    if body.len() > MAX_TOKEN_REQUEST_BYTES {
+        return Err(too_large());
+    }
+    Ok(body)
 }
 
 /// Authenticates the client of a request (RFC 6749 §2.3); `client_id` is set as soon as
