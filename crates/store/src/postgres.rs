@@ -143,7 +143,6 @@ impl PgStore {
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
-        rotated_since: Option<Timestamp>,
     ) -> Result<Option<RefreshToken>, StoreError> {
         // One statement, so one round trip and atomic without a transaction: the guarded
         // mark, the successor insert and the grant's `last_used_at` all happen, or none.
@@ -151,8 +150,7 @@ impl PgStore {
         // Exactly one concurrent rotation wins: a rotation that blocks on another's locks
         // re-checks the guard against the committed row once they are released (READ
         // COMMITTED), finds `rotated_at` set and matches nothing, so its successor and
-        // touch (which read `old`) write nothing either. (A retry inside the grace window,
-        // `rotated_since` set, matches a rotated token on purpose: that is what it forgives.)
+        // touch (which read `old`) write nothing either.
         //
         // The grant row is locked (`for no key update`, the lock the touch takes anyway)
         // while the guard is evaluated, before the token row: the order `revoke_grant`
@@ -162,9 +160,8 @@ impl PgStore {
         // a rotation that waited re-reads `revoked_at` once the revocation commits.
         let rotation = sqlx::query_as::<_, RefreshTokenRow>(concat!(
             "with old as (\
-                 update refresh_token set rotated_at = coalesce(rotated_at, $2) \
-                 where token_hash = $1 and revoked_at is null \
-                 and (rotated_at is null or rotated_at >= $13) \
+                 update refresh_token set rotated_at = $2 \
+                 where token_hash = $1 and revoked_at is null and rotated_at is null \
                  and expires_at > $2 and idle_expires_at > $2 \
                  and exists (select 1 from oauth_grant \
                              where oauth_grant.grant_id = refresh_token.grant_id \
@@ -186,7 +183,6 @@ impl PgStore {
         .bind(old_hash.as_bytes())
         .bind(now.0);
         let rotated = bind_refresh_token!(rotation, successor)
-            .bind(rotated_since.map(|t| t.0))
             .fetch_optional(&self.pool)
             .await
             .map_err(from_sqlx)?;

@@ -364,11 +364,9 @@ impl SqliteStore {
         Ok(WriteTx { guard: Some(guard) })
     }
 
-    /// The guarded rotation behind `rotate_refresh_token` and `retry_refresh_rotation`
-    /// (each backend has its own; this is the contract both keep):
-    /// marks the token rotated (keeping the first rotation's time), inserts `successor`
-    /// and touches the grant, if the token is live and either not rotated yet or rotated
-    /// at or after `rotated_since`. Returns the token as this call left it, or `None`
+    /// The guarded rotation behind `rotate_refresh_token` (each backend has its own; this
+    /// is the contract both keep): marks the token rotated, inserts `successor` and
+    /// touches the grant, if the token is live and not rotated yet. Returns the token as this call left it, or `None`
     /// when nothing was written. Here it waits its turn in the store's rotation queue
     /// ([`run_rotations`]).
     async fn rotate(
@@ -376,14 +374,12 @@ impl SqliteStore {
         old_hash: &SecretHash,
         successor: &RefreshToken,
         now: Timestamp,
-        rotated_since: Option<Timestamp>,
     ) -> Result<Option<RefreshToken>, StoreError> {
         let (outcome, receive) = oneshot::channel();
         let rotation = PendingRotation {
             old_hash: old_hash.clone(),
             successor: successor.clone(),
             now,
-            rotated_since,
             outcome,
         };
         let stopped = || StoreError::Database("the refresh rotation queue has stopped".into());
@@ -392,7 +388,7 @@ impl SqliteStore {
     }
 }
 
-/// The most refresh rotations one transaction commits: bounds the script (13 parameters
+/// The most refresh rotations one transaction commits: bounds the script (12 parameters
 /// each; SQLite allows 32,766) and how long one transaction holds the write lock.
 const MAX_ROTATION_BATCH: usize = 32;
 
@@ -404,23 +400,20 @@ struct PendingRotation {
     old_hash: SecretHash,
     successor: RefreshToken,
     now: Timestamp,
-    rotated_since: Option<Timestamp>,
     outcome: oneshot::Sender<Result<Option<RefreshToken>, StoreError>>,
 }
 
 /// The statements of the `k`-th rotation of a batch, its parameters numbered from
-/// `13 k + 1`: mark the token rotated (keeping the first rotation's time) if it is live
-/// and not rotated yet or rotated at or after `rotated_since`, returning it with its
+/// `12 k + 1`: mark the token rotated if it is live and not rotated yet, returning it with its
 /// place in the batch; insert the successor and touch the grant, each only if the
 /// statement before changed a row (`changes()`), so a guard that matched nothing writes
 /// nothing.
 fn rotation_statements(k: usize) -> String {
-    let p = |n: usize| format!("${}", 13 * k + n);
+    let p = |n: usize| format!("${}", 12 * k + n);
     let successor: Vec<String> = (3..=12).map(p).collect();
     format!(
-        "update refresh_token set rotated_at = coalesce(rotated_at, {now}) \
-         where token_hash = {old} and revoked_at is null \
-         and (rotated_at is null or rotated_at >= {since}) \
+        "update refresh_token set rotated_at = {now} \
+         where token_hash = {old} and revoked_at is null and rotated_at is null \
          and expires_at > {now} and idle_expires_at > {now} \
          and exists (select 1 from oauth_grant \
                      where oauth_grant.grant_id = refresh_token.grant_id \
@@ -432,7 +425,6 @@ fn rotation_statements(k: usize) -> String {
          and grant_id = (select grant_id from refresh_token where token_hash = {old}); ",
         old = p(1),
         now = p(2),
-        since = p(13),
         columns = refresh_columns!(),
         successor = successor.join(", "),
     )
@@ -505,8 +497,7 @@ async fn rotate_batch(
         query = query
             .bind(rotation.old_hash.as_bytes())
             .bind(rotation.now.0);
-        query = bind_refresh_token!(query, rotation.successor)
-            .bind(rotation.rotated_since.map(|t| t.0));
+        query = bind_refresh_token!(query, rotation.successor);
     }
     // Held as a transaction: if the script fails part-way, its transaction may still be
     // open, and the connection goes with it (module docs).

@@ -251,7 +251,7 @@ impl RefreshTokenStore for DbStore {
         successor: &RefreshToken,
         now: Timestamp,
     ) -> Result<RefreshRotation, StoreError> {
-        if let Some(old) = self.rotate(old_hash, successor, now, None).await? {
+        if let Some(old) = self.rotate(old_hash, successor, now).await? {
             return Ok(RefreshRotation::Rotated(old));
         }
         // Nothing was written. A token that was rotated before is being reused: the
